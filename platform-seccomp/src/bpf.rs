@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
 };
 
 /// How a trapped syscall reaches the sentry.
@@ -86,7 +86,12 @@ const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 
 fn stmt(code: u16, k: u32) -> seccompiler::sock_filter {
-    seccompiler::sock_filter { code, jt: 0, jf: 0, k }
+    seccompiler::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> seccompiler::sock_filter {
     seccompiler::sock_filter { code, jt, jf, k }
@@ -131,7 +136,12 @@ fn rules_for(any_of: &[Vec<Cond>]) -> Result<Vec<SeccompRule>, BpfError> {
                     .map(|b| 1u64 << b)
                     .filter(|bit| mask & bit != 0)
                     .map(|bit| {
-                        SeccompCondition::new(c.arg, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(bit), bit)
+                        SeccompCondition::new(
+                            c.arg,
+                            SeccompCmpArgLen::Qword,
+                            SeccompCmpOp::MaskedEq(bit),
+                            bit,
+                        )
                     })
                     .collect::<Result<_, _>>()?,
                 _ => vec![condition(*c)?],
@@ -158,7 +168,12 @@ fn rules_for(any_of: &[Vec<Cond>]) -> Result<Vec<SeccompRule>, BpfError> {
 /// installed with `SECCOMP_FILTER_FLAG_NEW_LISTENER` on the notify platform).
 pub fn compile(spec: &Spec, trap: Trap) -> Result<Vec<BpfProgram>, BpfError> {
     let mut seen = std::collections::BTreeSet::new();
-    let all = spec.native.iter().copied().chain(spec.denied.iter().map(|d| d.0)).chain(spec.guarded.iter().map(|g| g.nr));
+    let all = spec
+        .native
+        .iter()
+        .copied()
+        .chain(spec.denied.iter().map(|d| d.0))
+        .chain(spec.guarded.iter().map(|g| g.nr));
     for nr in all {
         if !seen.insert(nr) {
             return Err(BpfError::Duplicate(nr));
@@ -173,10 +188,18 @@ pub fn compile(spec: &Spec, trap: Trap) -> Result<Vec<BpfProgram>, BpfError> {
         by_errno.entry(*e).or_default().insert(*nr, Vec::new());
     }
     for g in &spec.guarded {
-        by_errno.entry(g.errno).or_default().insert(g.nr, rules_for(&g.any_of)?);
+        by_errno
+            .entry(g.errno)
+            .or_default()
+            .insert(g.nr, rules_for(&g.any_of)?);
     }
     for (e, rules) in by_errno {
-        let f = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno_data(e)), TargetArch::x86_64)?;
+        let f = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(errno_data(e)),
+            TargetArch::x86_64,
+        )?;
         programs.push(BpfProgram::try_from(f)?);
     }
 
@@ -190,7 +213,12 @@ pub fn compile(spec: &Spec, trap: Trap) -> Result<Vec<BpfProgram>, BpfError> {
     for (nr, _) in &spec.denied {
         allowed.insert(*nr, Vec::new());
     }
-    let f = SeccompFilter::new(allowed, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)?;
+    let f = SeccompFilter::new(
+        allowed,
+        SeccompAction::Trap,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )?;
     let mut prog = BpfProgram::try_from(f)?;
     patch_trap(&mut prog, trap);
     programs.push(prog);
@@ -217,18 +245,28 @@ mod tests {
     fn spec() -> Spec {
         Spec {
             native: vec![libc::SYS_getpid, libc::SYS_read],
-            denied: vec![(libc::SYS_ptrace, libc::EPERM), (libc::SYS_clone3, libc::ENOSYS)],
+            denied: vec![
+                (libc::SYS_ptrace, libc::EPERM),
+                (libc::SYS_clone3, libc::ENOSYS),
+            ],
             guarded: vec![Guarded {
                 nr: libc::SYS_ioctl,
                 errno: libc::EPERM,
-                any_of: vec![vec![Cond { arg: 1, cmp: Cmp::Eq32(0x5412) }]],
+                any_of: vec![vec![Cond {
+                    arg: 1,
+                    cmp: Cmp::Eq32(0x5412),
+                }]],
             }],
         }
     }
 
     #[test]
     fn patch_trap_notify_rewrites_only_trap_returns() {
-        let mut p = vec![stmt(BPF_RET_K, SECCOMP_RET_TRAP), stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_LD_W_ABS, SECCOMP_RET_TRAP)];
+        let mut p = vec![
+            stmt(BPF_RET_K, SECCOMP_RET_TRAP),
+            stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+            stmt(BPF_LD_W_ABS, SECCOMP_RET_TRAP),
+        ];
         patch_trap(&mut p, Trap::Notify);
         assert_eq!(p[0].k, SECCOMP_RET_USER_NOTIF);
         assert_eq!(p[1].k, SECCOMP_RET_ALLOW);
@@ -241,27 +279,39 @@ mod tests {
         assert_eq!(progs.len(), 4, "prelude + EPERM + ENOSYS + trap");
         assert_eq!(progs[0], prelude());
         let last = progs.last().expect("trap filter");
-        assert!(last.iter().any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF));
-        assert!(!last.iter().any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_TRAP));
+        assert!(last
+            .iter()
+            .any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF));
+        assert!(!last
+            .iter()
+            .any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_TRAP));
     }
 
     #[test]
     fn compile_trace_uses_ret_trace() {
         let progs = compile(&spec(), Trap::Trace).expect("compiles");
         let last = progs.last().expect("trap filter");
-        assert!(last.iter().any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_TRACE));
+        assert!(last
+            .iter()
+            .any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_TRACE));
     }
 
     #[test]
     fn compile_duplicate_number_is_rejected() {
         let mut s = spec();
         s.native.push(libc::SYS_ptrace);
-        assert!(matches!(compile(&s, Trap::Notify), Err(BpfError::Duplicate(n)) if n == libc::SYS_ptrace));
+        assert!(
+            matches!(compile(&s, Trap::Notify), Err(BpfError::Duplicate(n)) if n == libc::SYS_ptrace)
+        );
     }
 
     #[test]
     fn rules_for_anybit_expands_per_bit() {
-        let r = rules_for(&[vec![Cond { arg: 0, cmp: Cmp::AnyBit(0b101) }]]).expect("rules");
+        let r = rules_for(&[vec![Cond {
+            arg: 0,
+            cmp: Cmp::AnyBit(0b101),
+        }]])
+        .expect("rules");
         assert_eq!(r.len(), 2);
     }
 

@@ -34,7 +34,11 @@ pub fn install(programs: &[Vec<sock_filter>], listener: bool) -> Result<Option<O
     let mut out = None;
     let last = programs.len().saturating_sub(1);
     for (i, p) in programs.iter().enumerate() {
-        let flags = if listener && i == last { libc::SECCOMP_FILTER_FLAG_NEW_LISTENER } else { 0 };
+        let flags = if listener && i == last {
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+        } else {
+            0
+        };
         if let Some(fd) = sys::install_filter(p, flags)? {
             out = Some(fd);
         }
@@ -89,12 +93,22 @@ impl Notifier {
     }
 
     /// Installs `fd` in the task (lowest free number, or exactly `at`) and answers the syscall with its number.
-    pub fn reply_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool, at: Option<u32>) -> Result<i32, Errno> {
+    pub fn reply_fd(
+        &self,
+        id: u64,
+        fd: BorrowedFd<'_>,
+        cloexec: bool,
+        at: Option<u32>,
+    ) -> Result<i32, Errno> {
         let mut flags = u32::try_from(libc::SECCOMP_ADDFD_FLAG_SEND).map_err(|_| Errno::EINVAL)?;
         if at.is_some() {
             flags |= u32::try_from(libc::SECCOMP_ADDFD_FLAG_SETFD).map_err(|_| Errno::EINVAL)?;
         }
-        let newfd_flags = if cloexec { u32::try_from(libc::O_CLOEXEC).map_err(|_| Errno::EINVAL)? } else { 0 };
+        let newfd_flags = if cloexec {
+            u32::try_from(libc::O_CLOEXEC).map_err(|_| Errno::EINVAL)?
+        } else {
+            0
+        };
         sys::notif_addfd(self.fd.as_fd(), id, fd, flags, at.unwrap_or(0), newfd_flags)
     }
 
@@ -105,6 +119,18 @@ impl Notifier {
 
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// False once no task uses the filter any more (the listener polls POLLHUP): the sandbox is gone.
+    pub fn alive(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => !fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP)),
+            Err(_) => true,
+        }
     }
 }
 
@@ -141,7 +167,9 @@ impl TaskMem {
         let mut chunk = [0u8; PAGE as usize];
         loop {
             let room = PAGE - (cur % PAGE);
-            let want = usize::try_from(room).unwrap_or(chunk.len()).min(chunk.len());
+            let want = usize::try_from(room)
+                .unwrap_or(chunk.len())
+                .min(chunk.len());
             let n = sys::vm_read(self.pid, cur, &mut chunk[..want]).map_err(map_mem_err)?;
             if n == 0 {
                 return Err(Errno::EFAULT);

@@ -1,0 +1,251 @@
+//! The one audit path. Dispatch calls `Audit::record` once per mediated syscall, after the answer, with what the
+//! policy decided; lifecycle events (sandbox start and exit, integrity loss) go through `Audit::lifecycle`.
+//!
+//! Records are JSON lines appended with one write(2) each, so a crash loses at most the record in flight and
+//! concurrent workers never interleave. `--strace` renders the same record to stderr.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::policy::Decided;
+
+/// Decoded arguments worth recording.
+#[derive(Debug, Default, Serialize)]
+pub struct Args {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirfd: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+/// One audit record: one mediated syscall.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    pub time: f64,
+    pub kind: &'static str,
+    pub sandbox: &'a str,
+    pub pid: i32,
+    pub comm: String,
+    pub syscall: &'a str,
+    pub args: &'a Args,
+    pub decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<&'a Decided>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ret: Option<i64>,
+    pub latency_us: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    allowed: u64,
+    denied: u64,
+    errors: u64,
+}
+
+/// Where records go. Cheap when nothing is enabled: dispatch asks `wants_records()` before building one.
+#[derive(Debug)]
+pub struct Audit {
+    pub sandbox: String,
+    file: Option<Mutex<File>>,
+    strace: bool,
+    summary: bool,
+    counts: Mutex<BTreeMap<&'static str, Counts>>,
+    denied_total: AtomicU64,
+    first_denial: Mutex<Option<String>>,
+}
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl Audit {
+    pub fn new(
+        sandbox: String,
+        file: Option<&Path>,
+        strace: bool,
+        summary: bool,
+    ) -> std::io::Result<Self> {
+        let file = match file {
+            Some(p) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            sandbox,
+            file,
+            strace,
+            summary,
+            counts: Mutex::new(BTreeMap::new()),
+            denied_total: AtomicU64::new(0),
+            first_denial: Mutex::new(None),
+        })
+    }
+
+    /// Whether dispatch should build full records (file or strace). Counting happens regardless.
+    pub fn wants_records(&self) -> bool {
+        self.file.is_some() || self.strace
+    }
+
+    /// Counts a finished syscall; `denied` means a policy check refused it.
+    pub fn count(&self, syscall: &'static str, denied: bool, failed: bool) {
+        if denied {
+            self.denied_total.fetch_add(1, Ordering::Relaxed);
+        }
+        if !self.summary {
+            return;
+        }
+        if let Ok(mut m) = self.counts.lock() {
+            let c = m.entry(syscall).or_default();
+            if denied {
+                c.denied += 1;
+            } else if failed {
+                c.errors += 1;
+            } else {
+                c.allowed += 1;
+            }
+        }
+    }
+
+    /// Remembers the first denial, for the hint printed when the program fails.
+    pub fn note_denial(&self, what: impl FnOnce() -> String) {
+        if let Ok(mut f) = self.first_denial.lock() {
+            if f.is_none() {
+                *f = Some(what());
+            }
+        }
+    }
+
+    pub fn denied_total(&self) -> u64 {
+        self.denied_total.load(Ordering::Relaxed)
+    }
+
+    pub fn first_denial(&self) -> Option<String> {
+        self.first_denial.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Writes one syscall record.
+    pub fn record(&self, ev: &Event<'_>) {
+        if self.strace {
+            eprintln!("{}", render_strace(ev));
+        }
+        if let Some(f) = &self.file {
+            self.write_line(f, ev);
+        }
+    }
+
+    /// A lifecycle record (`kind` = "sandbox_start", "sandbox_exit", "integrity"), with free-form fields.
+    pub fn lifecycle(&self, kind: &'static str, fields: serde_json::Value) {
+        let Some(f) = &self.file else { return };
+        let mut obj = serde_json::json!({ "time": now(), "kind": kind, "sandbox": self.sandbox });
+        if let (Some(o), serde_json::Value::Object(extra)) = (obj.as_object_mut(), fields) {
+            o.extend(extra);
+        }
+        self.write_line(f, &obj);
+    }
+
+    fn write_line<T: Serialize>(&self, f: &Mutex<File>, v: &T) {
+        let Ok(mut line) = serde_json::to_vec(v) else {
+            return;
+        };
+        line.push(b'\n');
+        if let Ok(mut f) = f.lock() {
+            // One write(2) per record with O_APPEND: no interleaving, nothing buffered to lose.
+            if let Err(e) = f.write_all(&line) {
+                tracing::error!("audit log write failed: {e}");
+            }
+        }
+    }
+
+    /// The `--audit-summary` table, printed at exit.
+    pub fn summary_text(&self) -> Option<String> {
+        if !self.summary {
+            return None;
+        }
+        let m = self.counts.lock().ok()?;
+        let mut out = String::from("sentry: audit summary (mediated syscalls)\n");
+        out.push_str(&format!(
+            "  {:<20} {:>9} {:>9} {:>9}\n",
+            "syscall", "allowed", "denied", "errors"
+        ));
+        let (mut a, mut d, mut e) = (0, 0, 0);
+        for (name, c) in m.iter() {
+            out.push_str(&format!(
+                "  {:<20} {:>9} {:>9} {:>9}\n",
+                name, c.allowed, c.denied, c.errors
+            ));
+            a += c.allowed;
+            d += c.denied;
+            e += c.errors;
+        }
+        out.push_str(&format!("  {:<20} {:>9} {:>9} {:>9}", "total", a, d, e));
+        Some(out)
+    }
+}
+
+fn render_strace(ev: &Event<'_>) -> String {
+    let mut args = Vec::new();
+    if let Some(d) = ev.args.dirfd {
+        args.push(if d == libc::AT_FDCWD {
+            "AT_FDCWD".to_string()
+        } else {
+            d.to_string()
+        });
+    }
+    if let Some(p) = &ev.args.path {
+        args.push(format!("{p:?}"));
+    }
+    if let Some(p) = &ev.args.path2 {
+        args.push(format!("{p:?}"));
+    }
+    if let Some(f) = &ev.args.flags {
+        args.push(f.clone());
+    }
+    if let Some(m) = ev.args.mode {
+        args.push(format!("{m:#o}"));
+    }
+    let result = match (ev.errno, ev.ret) {
+        (Some(e), _) => format!("-1 {e}"),
+        (None, Some(r)) => r.to_string(),
+        (None, None) => "?".to_string(),
+    };
+    let rule = ev
+        .rule
+        .map(|r| format!(" [{} by {r}]", ev.decision))
+        .unwrap_or_default();
+    format!(
+        "[sentry {}] {}({}) = {}{} <{}us>",
+        ev.pid,
+        ev.syscall,
+        args.join(", "),
+        result,
+        rule,
+        ev.latency_us
+    )
+}

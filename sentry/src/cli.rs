@@ -1,0 +1,389 @@
+//! The command line: `sentry exec`, `sentry syscalls`, `sentry policy explain`.
+//!
+//! Exit codes: the program's own (128+N when killed by signal N); 2 usage error; 3 bad policy (malformed,
+//! unreadable, a grant that does not exist); 125 the sandbox could not be set up; 126 the program cannot be executed
+//! under the policy; 127 the program was not found.
+
+#![forbid(unsafe_code)]
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::audit::Audit;
+use crate::policy::load::{Anchors, Builder, Overrides, PolicyFile, DEFAULT_POLICY};
+use crate::policy::{Access, Policy};
+use crate::sandbox::{self, Spec};
+use crate::syscalls::{table::TABLE, Support};
+
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_POLICY: i32 = 3;
+pub const EXIT_SETUP: i32 = 125;
+pub const EXIT_NOEXEC: i32 = 126;
+pub const EXIT_NOTFOUND: i32 = 127;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sentry",
+    version,
+    about = "capvisor: run AI agents and everything they start under capability control"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a program in a fresh sandbox: `sentry exec [OPTIONS] -- CMD [ARGS...]`.
+    Exec(ExecArgs),
+    /// Print THE syscall table: every x86_64 syscall, its disposition and why.
+    Syscalls {
+        /// One JSON object per syscall.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect a policy.
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCmd {
+    /// Print the effective grants, the holes in them, and what is provably excluded.
+    Explain(PolicyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct PolicyArgs {
+    /// A policy file (TOML), applied on top of the embedded default (or of nothing, with --no-default).
+    #[arg(long, value_name = "FILE")]
+    policy: Vec<PathBuf>,
+    /// Grant PATH read and execute.
+    #[arg(long, value_name = "PATH")]
+    ro: Vec<String>,
+    /// Grant PATH read, write and execute.
+    #[arg(long, value_name = "PATH")]
+    rw: Vec<String>,
+    /// Deny PATH (and everything below it) inside the grants; globs such as '**/.env' are allowed.
+    #[arg(long, value_name = "PATH")]
+    deny: Vec<String>,
+    /// Start from an empty policy instead of the embedded default.
+    #[arg(long)]
+    no_default: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExecArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// The starting directory inside the sandbox (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// Pass NAME from the caller's environment, or set NAME=VALUE.
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Append one JSON record per mediated syscall to FILE.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Print counts of mediated syscalls (allowed, denied, failed) at exit.
+    #[arg(long)]
+    audit_summary: bool,
+    /// Print each mediated syscall to stderr as it is answered.
+    #[arg(long)]
+    strace: bool,
+    /// The program and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<OsString>,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.cmd {
+        Cmd::Exec(a) => exec(a),
+        Cmd::Syscalls { json } => {
+            print_table(json);
+            0
+        }
+        Cmd::Policy {
+            cmd: PolicyCmd::Explain(a),
+        } => match build_policy(&a, &anchors()) {
+            Ok(p) => {
+                print!("{}", explain(&p));
+                0
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+fn anchors() -> Anchors {
+    Anchors {
+        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        home: std::env::var_os("HOME").map(PathBuf::from),
+    }
+}
+
+fn build_policy(a: &PolicyArgs, anchors: &Anchors) -> Result<Policy, i32> {
+    let mut b = Builder::new(anchors.clone());
+    let err = |e: crate::policy::LoadError| {
+        eprintln!("sentry: {e}");
+        EXIT_POLICY
+    };
+    if !a.no_default {
+        let f = PolicyFile::parse(DEFAULT_POLICY, "(embedded default)").map_err(err)?;
+        b.add_file(&f, "(embedded default)", false).map_err(err)?;
+    }
+    for p in &a.policy {
+        let f = PolicyFile::load(p).map_err(err)?;
+        b.add_file(&f, &p.display().to_string(), true)
+            .map_err(err)?;
+    }
+    b.apply(&Overrides {
+        ro: a.ro.clone(),
+        rw: a.rw.clone(),
+        deny: a.deny.clone(),
+        env: vec![],
+    })
+    .map_err(err)?;
+    Ok(b.build())
+}
+
+fn env_for(policy: &Policy, extra: &[String]) -> Vec<CString> {
+    let mut out: Vec<(String, OsString)> = Vec::new();
+    let mut put = |k: &str, v: OsString| {
+        out.retain(|(n, _)| n != k);
+        out.push((k.to_string(), v));
+    };
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        let passed = policy.env_pass.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => k.starts_with(prefix),
+            None => p == k,
+        });
+        if passed {
+            put(k, v);
+        }
+    }
+    for (k, v) in &policy.env_set {
+        put(k, v.into());
+    }
+    for e in extra {
+        match e.split_once('=') {
+            Some((k, v)) => put(k, v.into()),
+            None => {
+                if let Some(v) = std::env::var_os(e) {
+                    put(e, v);
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .filter_map(|(k, v)| {
+            let mut b = k.into_bytes();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            CString::new(b).ok()
+        })
+        .collect()
+}
+
+/// PATH lookup as execvp does, in the sandbox's environment.
+fn find_program(cmd: &Path, env: &[CString], workdir: &Path) -> Option<PathBuf> {
+    if cmd.as_os_str().as_bytes().contains(&b'/') {
+        let p = workdir.join(cmd);
+        return p.exists().then_some(p);
+    }
+    let path = env
+        .iter()
+        .find_map(|e| {
+            e.as_bytes()
+                .strip_prefix(b"PATH=")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+fn exec(a: ExecArgs) -> i32 {
+    let anchors = anchors();
+    let policy = match build_policy(&a.policy, &anchors) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let workdir = match &a.workdir {
+        Some(w) => crate::policy::load::normalize(&anchors.cwd.join(w)),
+        None => anchors.cwd.clone(),
+    };
+    if !workdir.is_dir() {
+        eprintln!("sentry: --workdir {}: no such directory", workdir.display());
+        return EXIT_USAGE;
+    }
+    let env = env_for(&policy, &a.env);
+    let Some(cmd0) = a.cmd.first() else {
+        eprintln!("sentry: no program given");
+        return EXIT_USAGE;
+    };
+    let Some(found) = find_program(Path::new(cmd0), &env, &workdir) else {
+        eprintln!("sentry: {}: command not found", cmd0.to_string_lossy());
+        return EXIT_NOTFOUND;
+    };
+    let canonical = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
+    if !sandbox::in_view(&policy, &canonical) {
+        eprintln!(
+            "sentry: {}: not found in the sandbox ({} is outside every grant; add --ro {})",
+            cmd0.to_string_lossy(),
+            canonical.display(),
+            canonical.parent().unwrap_or(Path::new("/")).display()
+        );
+        return EXIT_NOTFOUND;
+    }
+    if let (Err(e), rule) = policy.decide(Access::Exec, &canonical) {
+        eprintln!(
+            "sentry: {}: cannot execute under the policy ({rule}: {})",
+            canonical.display(),
+            e.desc()
+        );
+        return EXIT_NOEXEC;
+    }
+    let to_c = |s: &[u8]| CString::new(s).ok();
+    let Some(program) = to_c(found.as_os_str().as_bytes()) else {
+        eprintln!("sentry: program path contains a NUL byte");
+        return EXIT_USAGE;
+    };
+    let Some(argv) = a
+        .cmd
+        .iter()
+        .map(|s| to_c(s.as_bytes()))
+        .collect::<Option<Vec<_>>>()
+    else {
+        eprintln!("sentry: an argument contains a NUL byte");
+        return EXIT_USAGE;
+    };
+    let sandbox_id = format!(
+        "sb-{}-{}",
+        std::process::id(),
+        crate::audit::now().to_bits() & 0xffff_ffff
+    );
+    let audit = match Audit::new(sandbox_id, a.audit.as_deref(), a.strace, a.audit_summary) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!(
+                "sentry: --audit {}: {e}",
+                a.audit.as_deref().unwrap_or(Path::new("")).display()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let spec = Spec {
+        policy,
+        program,
+        argv,
+        env,
+        workdir,
+        audit,
+    };
+    match sandbox::run(spec) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sentry: {e}");
+            EXIT_SETUP
+        }
+    }
+}
+
+fn print_table(json: bool) {
+    for (nr, e) in TABLE {
+        if json {
+            let v = serde_json::json!({ "nr": nr, "name": e.name, "disposition": e.disposition(), "note": e.note });
+            println!("{v}");
+        } else {
+            println!("{nr:>4}  {:<24} {:<16} {}", e.name, e.disposition(), e.note);
+        }
+    }
+    if !json {
+        let count = |f: fn(&Support) -> bool| TABLE.iter().filter(|(_, e)| f(&e.support)).count();
+        println!(
+            "\n{} syscalls: {} native, {} emulated, {} denied, {} guarded; any other number is answered ENOSYS by the sentry",
+            TABLE.len(),
+            count(|s| matches!(s, Support::Native)),
+            count(|s| matches!(s, Support::Emulated(_))),
+            count(|s| matches!(s, Support::Denied(_))),
+            count(|s| matches!(s, Support::Guarded(..))),
+        );
+    }
+}
+
+/// `sentry policy explain`.
+pub fn explain(p: &Policy) -> String {
+    let mut s = String::from(
+        "Grants (bound at the same path inside the sandbox; r=read w=write x=execute):\n",
+    );
+    for g in &p.grants {
+        s.push_str(&format!(
+            "  {}  {}    ({})\n",
+            g.mode(),
+            g.path.display(),
+            g.origin
+        ));
+    }
+    s.push_str("  rwx  /tmp, /dev/shm    (private tmpfs, ");
+    s.push_str(&format!("{} MiB, discarded at exit)\n", p.tmp_size >> 20));
+    s.push_str("  rw-  /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty\n");
+    s.push_str("  r--  /proc    (the sandbox's own processes only; other processes' memory, environment and fds refused)\n");
+    s.push_str("\nDenied inside the grants:\n");
+    if p.deny.is_empty() {
+        s.push_str("  (none)\n");
+    }
+    for d in &p.deny {
+        let scope = match d.scope {
+            crate::policy::DenyScope::All => "all access",
+            crate::policy::DenyScope::Write => "writes",
+        };
+        s.push_str(&format!(
+            "  {}    ({scope}, {})\n",
+            d.pattern,
+            d.errno.desc_short()
+        ));
+    }
+    s.push_str("\nProvably excluded:\n");
+    s.push_str("  - every host path not listed above: not present in the sandbox's mount view, and refused (ENOENT) by the sentry\n");
+    s.push_str("  - the network: the sandbox has its own network namespace with only loopback\n");
+    s.push_str("  - devices other than the ones above; creating device nodes (mknod: EPERM)\n");
+    s.push_str("  - host processes: a separate pid namespace; ptrace, process_vm_writev, pidfd_getfd refused\n");
+    s.push_str("  - privilege: no capabilities, no_new_privs, no setuid binaries (nosuid), no new namespaces, no mounts\n");
+    s.push_str("  - kernel attack surface: bpf, io_uring, userfaultfd, perf_event_open, keyctl, modules, kexec refused\n");
+    s.push_str("\nEnvironment passed in: ");
+    s.push_str(&p.env_pass.join(" "));
+    s.push('\n');
+    s
+}
+
+trait ErrnoShort {
+    fn desc_short(&self) -> String;
+}
+impl ErrnoShort for nix::errno::Errno {
+    fn desc_short(&self) -> String {
+        format!("{self:?}")
+    }
+}

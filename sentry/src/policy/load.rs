@@ -1,0 +1,460 @@
+//! Policy files (TOML), the embedded default, and command-line adjustments.
+//!
+//! Errors name the file, the line and the key: a policy is security configuration, and a silently ignored typo is a
+//! hole.
+
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use serde::Deserialize;
+
+use super::{Deny, DenyScope, Grant, Policy};
+
+/// The embedded default policy.
+pub const DEFAULT_POLICY: &str = include_str!("default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("policy {path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("policy {origin}: grant {path}: {source}")]
+    MissingPath {
+        origin: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("policy {origin}: bad deny pattern {pattern:?}: {msg}")]
+    BadGlob {
+        origin: String,
+        pattern: String,
+        msg: String,
+    },
+    #[error("policy {origin}: unknown errno {name:?} (use EACCES, EPERM, ENOENT or EROFS)")]
+    BadErrno { origin: String, name: String },
+    #[error(
+        "policy {origin}: bad size {value:?} (use a number of bytes with an optional K, M or G)"
+    )]
+    BadSize { origin: String, value: String },
+    #[error("policy {origin}: path {path:?} must be absolute, or start with . or ~")]
+    BadPath { origin: String, path: String },
+}
+
+/// The file format. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    #[serde(default)]
+    pub filesystem: FsSection,
+    #[serde(default)]
+    pub env: EnvSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FsSection {
+    /// Read only.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Read, write (and execute: programs built in the workspace must run).
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// Read and execute.
+    #[serde(default)]
+    pub exec: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<DenyEntry>,
+    pub tmp_size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DenyEntry {
+    Path(String),
+    Rule(DenyRule),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRule {
+    pub path: String,
+    /// The errno the agent sees: EACCES (default), EPERM, ENOENT (hide it), EROFS.
+    pub errno: Option<String>,
+    /// "all" (default) or "write".
+    pub access: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    #[serde(default)]
+    pub pass: Vec<String>,
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, String>,
+}
+
+/// Where relative (`.`) and home (`~`) paths point.
+#[derive(Clone, Debug)]
+pub struct Anchors {
+    pub cwd: PathBuf,
+    pub home: Option<PathBuf>,
+}
+
+/// Command-line adjustments, applied after the files.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub ro: Vec<String>,
+    pub rw: Vec<String>,
+    pub deny: Vec<String>,
+    pub env: Vec<String>,
+}
+
+impl PolicyFile {
+    pub fn parse(text: &str, origin: &str) -> Result<Self, LoadError> {
+        toml::from_str(text).map_err(|e| LoadError::Parse {
+            path: origin.to_string(),
+            msg: describe_toml_error(text, &e),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+}
+
+/// "line 3, column 1: unknown field `grnts`, expected `filesystem` or `env`".
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let key = text.get(span.clone()).unwrap_or("").trim();
+            if key.is_empty() || key.len() > 60 {
+                format!("line {line}, column {col}: {msg}")
+            } else {
+                format!("line {line}, column {col}, at `{key}`: {msg}")
+            }
+        }
+        None => msg,
+    }
+}
+
+/// Normalises `.`/`~`/absolute paths lexically (no symlinks followed: a grant names the path the user wrote).
+pub fn expand(path: &str, anchors: &Anchors, origin: &str) -> Result<PathBuf, LoadError> {
+    let raw = if path == "~" || path.starts_with("~/") {
+        let home = anchors.home.clone().ok_or_else(|| LoadError::BadPath {
+            origin: origin.into(),
+            path: path.into(),
+        })?;
+        home.join(path.trim_start_matches('~').trim_start_matches('/'))
+    } else if path.starts_with('/') || path.starts_with("**") {
+        PathBuf::from(path)
+    } else if path.starts_with('~') {
+        return Err(LoadError::BadPath {
+            origin: origin.into(),
+            path: path.into(),
+        });
+    } else {
+        anchors.cwd.join(path)
+    };
+    Ok(normalize(&raw))
+}
+
+/// Lexical normalisation: drops `.`, applies `..`, no trailing slash.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir => out.push("/"),
+            Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+        }
+    }
+    out
+}
+
+fn parse_errno(name: &str, origin: &str) -> Result<Errno, LoadError> {
+    match name.to_ascii_uppercase().as_str() {
+        "EACCES" => Ok(Errno::EACCES),
+        "EPERM" => Ok(Errno::EPERM),
+        "ENOENT" => Ok(Errno::ENOENT),
+        "EROFS" => Ok(Errno::EROFS),
+        _ => Err(LoadError::BadErrno {
+            origin: origin.into(),
+            name: name.into(),
+        }),
+    }
+}
+
+pub fn parse_size(v: &str, origin: &str) -> Result<u64, LoadError> {
+    let bad = || LoadError::BadSize {
+        origin: origin.into(),
+        value: v.into(),
+    };
+    let t = v.trim();
+    let (num, mul) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)
+}
+
+/// Builder: files and flags merged into one `Policy`.
+#[derive(Debug)]
+pub struct Builder {
+    anchors: Anchors,
+    grants: Vec<Grant>,
+    deny: Vec<Deny>,
+    tmp_size: u64,
+    env_pass: Vec<String>,
+    env_set: Vec<(String, String)>,
+}
+
+impl Builder {
+    pub fn new(anchors: Anchors) -> Self {
+        Self {
+            anchors,
+            grants: vec![],
+            deny: vec![],
+            tmp_size: 1 << 30,
+            env_pass: vec![],
+            env_set: vec![],
+        }
+    }
+
+    /// Adds a file's grants, denies and environment. Grants to paths that do not exist are skipped for the embedded
+    /// default (a /lib32 that this machine lacks), and are errors anywhere else.
+    pub fn add_file(
+        &mut self,
+        f: &PolicyFile,
+        origin: &str,
+        strict: bool,
+    ) -> Result<(), LoadError> {
+        let fs = &f.filesystem;
+        for (list, r, w, x) in [
+            (&fs.read, true, false, false),
+            (&fs.write, true, true, true),
+            (&fs.exec, true, false, true),
+        ] {
+            for p in list {
+                self.grant(p, r, w, x, origin, strict)?;
+            }
+        }
+        for d in &fs.deny {
+            match d {
+                DenyEntry::Path(p) => self.deny(p, Errno::EACCES, DenyScope::All, origin)?,
+                DenyEntry::Rule(r) => {
+                    let errno = r
+                        .errno
+                        .as_deref()
+                        .map(|e| parse_errno(e, origin))
+                        .transpose()?
+                        .unwrap_or(Errno::EACCES);
+                    let scope =
+                        match r.access.as_deref() {
+                            None | Some("all") => DenyScope::All,
+                            Some("write") => DenyScope::Write,
+                            Some(other) => return Err(LoadError::Parse {
+                                path: origin.into(),
+                                msg: format!(
+                                    "deny {:?}: access must be \"all\" or \"write\", not {other:?}",
+                                    r.path
+                                ),
+                            }),
+                        };
+                    self.deny(&r.path, errno, scope, origin)?;
+                }
+            }
+        }
+        if let Some(s) = &fs.tmp_size {
+            self.tmp_size = parse_size(s, origin)?;
+        }
+        for p in &f.env.pass {
+            if !self.env_pass.contains(p) {
+                self.env_pass.push(p.clone());
+            }
+        }
+        for (k, v) in &f.env.set {
+            self.env_set.push((k.clone(), v.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn grant(
+        &mut self,
+        p: &str,
+        read: bool,
+        write: bool,
+        exec: bool,
+        origin: &str,
+        strict: bool,
+    ) -> Result<(), LoadError> {
+        let path = expand(p, &self.anchors, origin)?;
+        if let Err(source) = std::fs::symlink_metadata(&path) {
+            if strict {
+                return Err(LoadError::MissingPath {
+                    origin: origin.into(),
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+            return Ok(());
+        }
+        if let Some(g) = self.grants.iter_mut().find(|g| g.path == path) {
+            g.read |= read;
+            g.write |= write;
+            g.exec |= exec;
+            return Ok(());
+        }
+        self.grants.push(Grant {
+            path,
+            read,
+            write,
+            exec,
+            origin: origin.into(),
+        });
+        Ok(())
+    }
+
+    pub fn deny(
+        &mut self,
+        p: &str,
+        errno: Errno,
+        scope: DenyScope,
+        origin: &str,
+    ) -> Result<(), LoadError> {
+        let pattern = expand(p, &self.anchors, origin)?;
+        let pattern = pattern.to_string_lossy().into_owned();
+        let d = Deny::new(&pattern, errno, scope).map_err(|e| LoadError::BadGlob {
+            origin: origin.into(),
+            pattern: p.into(),
+            msg: e.kind().to_string(),
+        })?;
+        self.deny.push(d);
+        Ok(())
+    }
+
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), LoadError> {
+        for p in &o.ro {
+            self.grant(p, true, false, true, "--ro", true)?;
+        }
+        for p in &o.rw {
+            self.grant(p, true, true, true, "--rw", true)?;
+        }
+        for p in &o.deny {
+            self.deny(p, Errno::EACCES, DenyScope::All, "--deny")?;
+        }
+        Ok(())
+    }
+
+    pub fn build(mut self) -> Policy {
+        self.grants.sort_by(|a, b| a.path.cmp(&b.path));
+        Policy {
+            grants: self.grants,
+            deny: self.deny,
+            tmp_size: self.tmp_size,
+            env_pass: self.env_pass,
+            env_set: self.env_set,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anchors() -> Anchors {
+        Anchors {
+            cwd: PathBuf::from("/usr/share"),
+            home: Some(PathBuf::from("/root")),
+        }
+    }
+
+    #[test]
+    fn parse_unknown_key_names_line_and_key() {
+        let e = PolicyFile::parse("[filesystem]\nread = []\nwrtie = [\"/x\"]\n", "p.toml")
+            .expect_err("must fail");
+        let s = e.to_string();
+        assert!(s.contains("p.toml"), "{s}");
+        assert!(s.contains("line 3"), "{s}");
+        assert!(s.contains("wrtie"), "{s}");
+    }
+
+    #[test]
+    fn parse_default_policy_is_valid() {
+        let f = PolicyFile::parse(DEFAULT_POLICY, "default").expect("default parses");
+        let mut b = Builder::new(anchors());
+        b.add_file(&f, "default", false).expect("default builds");
+        let p = b.build();
+        assert!(p
+            .grants
+            .iter()
+            .any(|g| g.path == Path::new("/usr") && g.exec && !g.write));
+        assert!(p
+            .grants
+            .iter()
+            .any(|g| g.path == Path::new("/usr/share") && g.write));
+    }
+
+    #[test]
+    fn grant_missing_path_strict_is_error() {
+        let mut b = Builder::new(anchors());
+        let e = b
+            .grant("/does/not/exist", true, false, false, "--ro", true)
+            .expect_err("missing");
+        assert!(e.to_string().contains("/does/not/exist"));
+    }
+
+    #[test]
+    fn deny_bad_glob_is_error() {
+        let mut b = Builder::new(anchors());
+        assert!(matches!(
+            b.deny("/x/[", Errno::EACCES, DenyScope::All, "t"),
+            Err(LoadError::BadGlob { .. })
+        ));
+    }
+
+    #[test]
+    fn expand_relative_and_home() {
+        assert_eq!(
+            expand(".", &anchors(), "t").expect("ok"),
+            PathBuf::from("/usr/share")
+        );
+        assert_eq!(
+            expand("~/.ssh", &anchors(), "t").expect("ok"),
+            PathBuf::from("/root/.ssh")
+        );
+        assert_eq!(
+            expand("/a/./b/../c", &anchors(), "t").expect("ok"),
+            PathBuf::from("/a/c")
+        );
+    }
+
+    #[test]
+    fn parse_size_units() {
+        assert_eq!(parse_size("1G", "t").expect("ok"), 1 << 30);
+        assert_eq!(parse_size("64m", "t").expect("ok"), 64 << 20);
+        assert!(parse_size("x", "t").is_err());
+        assert!(parse_size("0", "t").is_err());
+    }
+}

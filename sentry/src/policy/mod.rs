@@ -1,0 +1,395 @@
+//! The one policy decision point: `Policy::check`.
+//!
+//! Every mediated operation asks here, with the canonical sandbox path the VFS resolved. No handler grants anything
+//! on its own: the VFS, exec and the mounts take a `Granted` token, which only this module can build, so a missing
+//! check is a compile error. The decision (and the rule that made it) is recorded on the caller's `Subject`; dispatch
+//! writes it to the audit log with the syscall's result, in one record.
+
+#![forbid(unsafe_code)]
+
+pub mod load;
+mod proc_rules;
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use globset::GlobMatcher;
+use nix::errno::Errno;
+
+pub use load::{LoadError, PolicyFile};
+
+/// What an operation needs from a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// See that it exists: stat, readlink, access(F_OK), chdir, O_PATH.
+    Lookup,
+    /// Read contents or list a directory.
+    Read,
+    /// Create, modify, remove, change metadata.
+    Write,
+    /// execve.
+    Exec,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Lookup => "lookup",
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Exec => "exec",
+        }
+    }
+}
+
+/// One grant: a host path, bound at the same path in the sandbox, with its modes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub path: PathBuf,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    /// Where it came from: "default", a policy file, or a flag.
+    pub origin: String,
+}
+
+impl Grant {
+    pub fn mode(&self) -> String {
+        format!(
+            "{}{}{}",
+            if self.read { "r" } else { "-" },
+            if self.write { "w" } else { "-" },
+            if self.exec { "x" } else { "-" }
+        )
+    }
+}
+
+/// Which accesses a deny rule refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyScope {
+    All,
+    Write,
+}
+
+/// A hole inside the grants.
+#[derive(Clone, Debug)]
+pub struct Deny {
+    /// As written (after `~` and `.` expansion): shown in audit records.
+    pub pattern: String,
+    /// Matches the path itself and everything below it.
+    matcher: GlobMatcher,
+    /// A plain path (no glob characters): the mount view masks it too.
+    pub literal: Option<PathBuf>,
+    pub errno: Errno,
+    pub scope: DenyScope,
+}
+
+/// A decision as recorded for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Decided {
+    pub allow: bool,
+    pub access: Access,
+    pub path: String,
+    pub rule: String,
+}
+
+/// Who is asking: one trapped syscall of one task.
+#[derive(Debug, Default)]
+pub struct Subject {
+    pub tid: i32,
+    /// Filled in by `Policy::check`; read by dispatch for the audit record.
+    pub decisions: RefCell<Vec<Decided>>,
+}
+
+/// Proof that `Policy::check` allowed an access. Only this module can make one.
+#[derive(Debug)]
+pub struct Granted {
+    access: Access,
+}
+
+impl Granted {
+    pub fn access(&self) -> Access {
+        self.access
+    }
+}
+
+/// The sandbox's whole policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub grants: Vec<Grant>,
+    pub deny: Vec<Deny>,
+    /// Bytes for the private /tmp and /dev/shm.
+    pub tmp_size: u64,
+    pub env_pass: Vec<String>,
+    pub env_set: Vec<(String, String)>,
+}
+
+/// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
+const TMP_DIRS: &[&str] = &["/tmp", "/dev/shm"];
+const DEV_RW: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+impl Policy {
+    /// The one decision. `path` is the canonical sandbox path (symlinks resolved in the sandbox's view); under /proc,
+    /// the caller's own process is spelled `/proc/self`.
+    pub fn check(&self, who: &Subject, access: Access, path: &Path) -> Result<Granted, Errno> {
+        let (result, rule) = self.decide(access, path);
+        who.decisions.borrow_mut().push(Decided {
+            allow: result.is_ok(),
+            access,
+            path: path.to_string_lossy().into_owned(),
+            rule,
+        });
+        result.map(|()| Granted { access })
+    }
+
+    /// Pure decision: (result, the rule that decided).
+    pub fn decide(&self, access: Access, path: &Path) -> (Result<(), Errno>, String) {
+        if let Some(d) = proc_rules::decide(access, path) {
+            return d;
+        }
+        if let Some(d) = self.decide_fixed(access, path) {
+            return d;
+        }
+        for d in &self.deny {
+            if d.scope == DenyScope::Write && access != Access::Write {
+                continue;
+            }
+            if d.matches(path) {
+                return (Err(d.errno), format!("deny {}", d.pattern));
+            }
+        }
+        let grant = self
+            .grants
+            .iter()
+            .filter(|g| path.starts_with(&g.path))
+            .max_by_key(|g| g.path.as_os_str().len());
+        let Some(g) = grant else {
+            // Directories of the view that lead to a grant (/, /home, ...) exist, read-only and listing only grants.
+            if self.is_view_skeleton(path) {
+                return match access {
+                    Access::Lookup | Access::Read => (Ok(()), "view".into()),
+                    Access::Write => (Err(Errno::EROFS), "view is read-only".into()),
+                    Access::Exec => (Err(Errno::EACCES), "view".into()),
+                };
+            }
+            return (Err(Errno::ENOENT), "not granted".into());
+        };
+        let rule = format!("grant {} {}", g.mode(), g.path.display());
+        let ok = match access {
+            Access::Lookup => true,
+            Access::Read => g.read,
+            Access::Write => g.write,
+            Access::Exec => g.exec,
+        };
+        if ok {
+            (Ok(()), rule)
+        } else if access == Access::Write {
+            (Err(Errno::EROFS), rule)
+        } else {
+            (Err(Errno::EACCES), rule)
+        }
+    }
+
+    fn decide_fixed(&self, access: Access, path: &Path) -> Option<(Result<(), Errno>, String)> {
+        for t in TMP_DIRS {
+            // A grant inside the private tmpfs (a workspace under /tmp) is more specific: it decides.
+            if path.starts_with(t) && !self.grants.iter().any(|g| path.starts_with(&g.path)) {
+                return Some((Ok(()), format!("private tmpfs {t}")));
+            }
+        }
+        if path.starts_with("/dev") {
+            let s = path.as_os_str().as_bytes();
+            if s == b"/dev" {
+                return Some(match access {
+                    Access::Write => (Err(Errno::EROFS), "dev".into()),
+                    Access::Exec => (Err(Errno::EACCES), "dev".into()),
+                    _ => (Ok(()), "dev".into()),
+                });
+            }
+            if DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
+                return Some(match access {
+                    Access::Exec => (Err(Errno::EACCES), "dev".into()),
+                    _ => (Ok(()), "dev".into()),
+                });
+            }
+            return Some((Err(Errno::ENOENT), "dev: not provided".into()));
+        }
+        None
+    }
+
+    fn is_view_skeleton(&self, path: &Path) -> bool {
+        self.grants.iter().any(|g| g.path.starts_with(path))
+            || TMP_DIRS.iter().any(|t| Path::new(t).starts_with(path))
+            || path == Path::new("/proc")
+    }
+
+    /// Literal deny paths: masked in the mount view as well as refused here.
+    pub fn literal_denies(&self) -> impl Iterator<Item = &Path> {
+        self.deny
+            .iter()
+            .filter(|d| d.scope == DenyScope::All)
+            .filter_map(|d| d.literal.as_deref())
+    }
+}
+
+impl Deny {
+    pub fn new(pattern: &str, errno: Errno, scope: DenyScope) -> Result<Self, globset::Error> {
+        let literal = if pattern.contains(['*', '?', '[', '{']) {
+            None
+        } else {
+            Some(PathBuf::from(pattern))
+        };
+        let trimmed = pattern.trim_end_matches('/');
+        // The path itself, or anything below it.
+        let glob = globset::GlobBuilder::new(&format!("{{{trimmed},{trimmed}/**}}"))
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()?;
+        Ok(Self {
+            pattern: pattern.to_string(),
+            matcher: glob.compile_matcher(),
+            literal,
+            errno,
+            scope,
+        })
+    }
+
+    pub fn matches(&self, path: &Path) -> bool {
+        self.matcher.is_match(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            grants: vec![
+                Grant {
+                    path: "/usr".into(),
+                    read: true,
+                    write: false,
+                    exec: true,
+                    origin: "t".into(),
+                },
+                Grant {
+                    path: "/work/p".into(),
+                    read: true,
+                    write: true,
+                    exec: true,
+                    origin: "t".into(),
+                },
+                Grant {
+                    path: "/etc".into(),
+                    read: true,
+                    write: false,
+                    exec: false,
+                    origin: "t".into(),
+                },
+            ],
+            deny: vec![
+                Deny::new("/etc/shadow", Errno::EACCES, DenyScope::All).expect("glob"),
+                Deny::new("**/.env", Errno::ENOENT, DenyScope::All).expect("glob"),
+                Deny::new("/work/p/.git/hooks", Errno::EACCES, DenyScope::Write).expect("glob"),
+            ],
+            tmp_size: 1 << 20,
+            env_pass: vec![],
+            env_set: vec![],
+        }
+    }
+
+    fn d(p: &Policy, a: Access, path: &str) -> Result<(), Errno> {
+        p.decide(a, Path::new(path)).0
+    }
+
+    #[test]
+    fn decide_outside_grants_is_enoent() {
+        assert_eq!(
+            d(&policy(), Access::Read, "/home/u/secret"),
+            Err(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn decide_write_under_readonly_grant_is_erofs() {
+        assert_eq!(d(&policy(), Access::Write, "/usr/bin/x"), Err(Errno::EROFS));
+    }
+
+    #[test]
+    fn decide_exec_under_read_grant_is_eacces() {
+        assert_eq!(d(&policy(), Access::Exec, "/etc/x"), Err(Errno::EACCES));
+        assert_eq!(d(&policy(), Access::Exec, "/usr/bin/x"), Ok(()));
+    }
+
+    #[test]
+    fn decide_literal_deny_covers_path_and_below() {
+        assert_eq!(
+            d(&policy(), Access::Read, "/etc/shadow"),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(d(&policy(), Access::Read, "/etc/shadowx"), Ok(()));
+    }
+
+    #[test]
+    fn decide_glob_deny_anywhere_with_rule_errno() {
+        assert_eq!(
+            d(&policy(), Access::Read, "/work/p/a/b/.env"),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            d(&policy(), Access::Lookup, "/work/p/.env"),
+            Err(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn decide_write_scoped_deny_allows_read() {
+        assert_eq!(
+            d(&policy(), Access::Read, "/work/p/.git/hooks/pre-commit"),
+            Ok(())
+        );
+        assert_eq!(
+            d(&policy(), Access::Write, "/work/p/.git/hooks/pre-commit"),
+            Err(Errno::EACCES)
+        );
+    }
+
+    #[test]
+    fn decide_view_skeleton_is_readable_not_writable() {
+        assert_eq!(d(&policy(), Access::Read, "/"), Ok(()));
+        assert_eq!(d(&policy(), Access::Lookup, "/work"), Ok(()));
+        assert_eq!(
+            d(&policy(), Access::Write, "/work/newfile"),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(d(&policy(), Access::Write, "/work"), Err(Errno::EROFS));
+    }
+
+    #[test]
+    fn decide_private_tmp_is_writable() {
+        assert_eq!(d(&policy(), Access::Write, "/tmp/x"), Ok(()));
+    }
+
+    #[test]
+    fn check_records_decision_for_audit() {
+        let p = policy();
+        let who = Subject::default();
+        let r = p.check(&who, Access::Read, Path::new("/etc/shadow"));
+        assert!(r.is_err());
+        let recs = who.decisions.borrow();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].rule, "deny /etc/shadow");
+        assert!(!recs[0].allow);
+    }
+}

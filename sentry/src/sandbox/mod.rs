@@ -1,0 +1,486 @@
+//! Sandbox lifecycle on the sentry's side: prepare, clone into new namespaces, map ids, hold the view, serve
+//! notifications with a worker pool, relay the terminal, forward signals, and report the agent's exit status.
+//!
+//! Nothing outlives the sentry: the sandbox init has PDEATHSIG=SIGKILL, and when init exits the kernel kills every
+//! process of the pid namespace; the mount, network, ipc, uts and cgroup namespaces go with their last process. No
+//! cgroup or file is created on the host.
+
+#![forbid(unsafe_code)]
+
+pub mod filter;
+pub mod init;
+pub mod proto;
+mod tty;
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use platform_seccomp::bpf::Trap;
+use platform_seccomp::Notifier;
+
+use crate::audit::Audit;
+use crate::kernel::Kernel;
+use crate::policy::Policy;
+use crate::sys;
+use crate::vfs::{Vfs, WMount};
+use init::{Bind, Plan};
+use proto::Msg;
+
+/// Why a sandbox could not run. The CLI maps these to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("{what}: {source}")]
+    Host { what: String, source: Errno },
+}
+
+fn host(what: impl Into<String>) -> impl FnOnce(Errno) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Host { what, source }
+}
+
+/// What to run and how.
+#[derive(Debug)]
+pub struct Spec {
+    pub policy: Policy,
+    pub program: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub workdir: PathBuf,
+    pub audit: Audit,
+}
+
+const NS_FLAGS: libc::c_int = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWCGROUP;
+
+/// Checks the host offers what the sandbox needs, with a message saying what is missing.
+pub fn preflight() -> Result<(), SandboxError> {
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        return Err(SandboxError::Setup(
+            "user namespaces are disabled on this host (user.max_user_namespaces = 0); capvisor needs them".into(),
+        ));
+    }
+    if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone") {
+        if v.trim() == "0" && !nix::unistd::geteuid().is_root() {
+            return Err(SandboxError::Setup(
+                "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): run as root or enable them".into(),
+            ));
+        }
+    }
+    let actions =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    if !actions.contains("user_notif") {
+        return Err(SandboxError::Setup(
+            "this kernel has no seccomp user notification (Linux 5.9+ with ADDFD needed)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn plan(spec: &Spec, tty: Option<OwnedFd>) -> Result<(Plan, Vec<WMount>), SandboxError> {
+    let mut binds = Vec::new();
+    let mut writable = Vec::new();
+    for g in &spec.policy.grants {
+        let meta = std::fs::symlink_metadata(&g.path)
+            .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.path.display())))?;
+        let c = CString::new(g.path.as_os_str().as_bytes())
+            .map_err(|_| SandboxError::Setup("NUL in path".into()))?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&g.path)
+                .map_err(|e| SandboxError::Setup(format!("{}: {e}", g.path.display())))?;
+            binds.push(Bind {
+                path: g.path.clone(),
+                exec: g.exec,
+                symlink: Some(target),
+                is_dir: false,
+            });
+            continue;
+        }
+        if g.write {
+            let w = sys::open_abs(&c, libc::O_PATH)
+                .map_err(host(format!("open {}", g.path.display())))?;
+            writable.push(WMount::new(g.path.clone(), w));
+        }
+        binds.push(Bind {
+            path: g.path.clone(),
+            exec: g.exec,
+            symlink: None,
+            is_dir: meta.is_dir(),
+        });
+    }
+    let masks = spec
+        .policy
+        .literal_denies()
+        .filter(|p| {
+            spec.policy
+                .grants
+                .iter()
+                .any(|g| p.starts_with(&g.path) && p != &g.path)
+        })
+        .filter_map(|p| {
+            std::fs::symlink_metadata(p)
+                .ok()
+                .map(|m| (p.to_path_buf(), m.is_dir()))
+        })
+        .collect();
+    let filters = filter::programs(Trap::Notify)
+        .map_err(|e| SandboxError::Setup(format!("seccomp filter: {e}")))?;
+    Ok((
+        Plan {
+            binds,
+            masks,
+            tmp_size: spec.policy.tmp_size,
+            workdir: spec.workdir.clone(),
+            program: spec.program.clone(),
+            argv: spec.argv.clone(),
+            env: spec.env.clone(),
+            tty,
+            filters,
+        },
+        writable,
+    ))
+}
+
+fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    // Root maps the whole id range onto itself (files keep their owners); a user maps only itself.
+    let (umap, gmap) = if uid == 0 {
+        (
+            "0 0 4294967295\n".to_string(),
+            "0 0 4294967295\n".to_string(),
+        )
+    } else {
+        (format!("{uid} {uid} 1\n"), format!("{gid} {gid} 1\n"))
+    };
+    let w = |file: &str, v: &str| {
+        std::fs::write(format!("/proc/{pid}/{file}"), v)
+            .map_err(|e| SandboxError::Setup(format!("write {file}: {e}")))
+    };
+    w("uid_map", &umap)?;
+    if uid != 0 {
+        w("setgroups", "deny")?;
+    }
+    w("gid_map", &gmap)
+}
+
+/// Runs the sandbox to completion and returns the exit code to report (the agent's, or 128+N when killed by N).
+pub fn run(spec: Spec) -> Result<i32, SandboxError> {
+    preflight()?;
+    let term = tty::Terminal::detect().map_err(host("terminal"))?;
+    let (plan, writable) = plan(
+        &spec,
+        term.as_ref()
+            .map(|t| t.slave())
+            .transpose()
+            .map_err(host("pty"))?,
+    )?;
+    let (ours, theirs) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(host("socketpair"))?;
+
+    // The sentry is single-threaded up to here, which makes the fork in the clone safe.
+    let child = sys::fork_into_namespaces(NS_FLAGS).map_err(|e| match e {
+        Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => SandboxError::Setup(format!(
+            "cannot create the sandbox's namespaces ({}): user namespaces may be restricted on this host",
+            e.desc()
+        )),
+        e => SandboxError::Host { what: "clone".into(), source: e },
+    })?;
+    if child == 0 {
+        drop(ours);
+        init::child_main(theirs, plan);
+    }
+    drop(theirs);
+    drop(plan);
+    // Creations done for the agent get the agent's umask applied explicitly.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+
+    let fail = |e: SandboxError| {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child), Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+        e
+    };
+    write_id_maps(child).map_err(fail)?;
+    proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
+    let tmp = match proto::recv(ours.as_fd()) {
+        Ok((Msg::Mounted, Some(fd))) => fd,
+        Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
+        Ok(_) | Err(_) => {
+            return Err(fail(SandboxError::Setup(
+                "sandbox init died during set-up".into(),
+            )))
+        }
+    };
+    let root_path = CString::new(format!("/proc/{child}/root"))
+        .map_err(|_| SandboxError::Setup("path".into()))?;
+    let view_root = sys::open_abs(&root_path, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| fail(host("open the view")(e)))?;
+    proto::send(ours.as_fd(), &Msg::Viewed, None).map_err(|e| fail(host("start sandbox")(e)))?;
+    let listener = match proto::recv(ours.as_fd()) {
+        Ok((Msg::Listener, Some(fd))) => fd,
+        Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
+        Ok((Msg::Exited(s), _)) => return Ok(exit_code(s)),
+        Ok(_) | Err(_) => {
+            return Err(fail(SandboxError::Setup(
+                "the agent died before exec".into(),
+            )))
+        }
+    };
+
+    let mut mounts = writable;
+    let tmp_root = |sub: &str| -> Result<OwnedFd, SandboxError> {
+        let c = CString::new(sub).map_err(|_| SandboxError::Setup("path".into()))?;
+        sys::openat2(
+            tmp.as_fd(),
+            &c,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+            sys::RESOLVE_BENEATH,
+        )
+        .map_err(host("private tmpfs"))
+    };
+    mounts.push(WMount::new(PathBuf::from("/tmp"), tmp_root("tmp")?));
+    mounts.push(WMount::new(PathBuf::from("/dev/shm"), tmp_root("dev/shm")?));
+    drop(tmp);
+
+    let notifier = Notifier::new(listener);
+    // Best effort: Linux 6.6+ wakes the sentry on the trapping task's CPU.
+    let _ = notifier.set_sync_wakeup();
+    let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
+    spec.audit.lifecycle(
+        "sandbox_start",
+        serde_json::json!({
+            "platform": "seccomp",
+            "program": String::from_utf8_lossy(spec.program.as_bytes()),
+            "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
+            "workdir": spec.workdir,
+            "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
+        }),
+    );
+    let kernel = Arc::new(Kernel {
+        notifier,
+        policy: spec.policy,
+        vfs: Vfs::new(view_root, mounts, tty_path),
+        audit: spec.audit,
+    });
+
+    // Signals are taken by the main loop; workers inherit the blocked mask.
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block().map_err(host("block signals"))?;
+    let sigfd = SignalFd::with_flags(
+        &mask,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(host("signalfd"))?;
+
+    Pool::start(Arc::clone(&kernel));
+    let agent = agent_pid(child);
+    let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
+    drop(term);
+    let code = exit_code(status);
+    kernel.audit.lifecycle(
+        "sandbox_exit",
+        serde_json::json!({ "exit_code": code, "wait_status": status }),
+    );
+    if let Some(s) = kernel.audit.summary_text() {
+        eprintln!("{s}");
+    }
+    if code != 0 && kernel.audit.denied_total() > 0 {
+        if let Some(first) = kernel.audit.first_denial() {
+            eprintln!(
+                "sentry: note: {} request(s) were denied by policy (first: {first}); --strace or --audit FILE shows them all",
+                kernel.audit.denied_total()
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// The agent's pid (in the sentry's namespace): the sandbox init's only child.
+fn agent_pid(init: libc::pid_t) -> Option<libc::pid_t> {
+    let s = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Waits for the sandbox to end, forwarding signals and relaying the terminal. Returns the agent's wait status.
+fn main_loop(
+    k: &Kernel,
+    init: libc::pid_t,
+    agent: Option<libc::pid_t>,
+    ctl: &OwnedFd,
+    sigfd: &SignalFd,
+    term: Option<&tty::Terminal>,
+) -> i32 {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut status: Option<i32> = None;
+    let mut relay = term.map(tty::Relay::new);
+    loop {
+        let mut fds = vec![
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(ctl.as_fd(), PollFlags::POLLIN),
+        ];
+        if let Some(r) = &relay {
+            fds.extend(r.poll_fds());
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if ready[0] {
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+                match Signal::try_from(sig) {
+                    Ok(Signal::SIGCHLD) => {}
+                    Ok(Signal::SIGWINCH) => {
+                        if let Some(r) = &relay {
+                            r.resize();
+                        }
+                    }
+                    Ok(s) => {
+                        if let Some(a) = agent {
+                            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(a), s);
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        if ready[1] {
+            match proto::recv(ctl.as_fd()) {
+                Ok((Msg::Exited(s), _)) => status = Some(s),
+                Ok(_) => {}
+                Err(_) => {
+                    // The init is gone: collect it below.
+                }
+            }
+        }
+        if let Some(r) = &mut relay {
+            r.pump(&ready[2..]);
+        }
+        if let Ok(Some(s)) = sys::try_wait(init) {
+            if status.is_none() {
+                // init died without reporting: killed from outside, or set-up failed late.
+                k.audit.lifecycle(
+                    "integrity",
+                    serde_json::json!({ "event": "sandbox init exited unexpectedly", "status": s }),
+                );
+                status = Some(s);
+            }
+            break;
+        }
+    }
+    if let Some(r) = &mut relay {
+        r.drain();
+    }
+    status.unwrap_or(libc::SIGKILL)
+}
+
+/// A raw wait status as a shell reports it: the exit code, or 128+N when killed by signal N.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        125
+    }
+}
+
+/// The worker pool: a few threads blocked in NOTIF_RECV; when the last idle one takes a notification, another is
+/// started, so a syscall that blocks (a FIFO open) never stalls the rest of the sandbox.
+struct Pool {
+    idle: AtomicUsize,
+    total: AtomicUsize,
+}
+
+const INITIAL_WORKERS: usize = 2;
+const MAX_WORKERS: usize = 256;
+
+impl Pool {
+    fn start(k: Arc<Kernel>) {
+        let pool = Arc::new(Pool {
+            idle: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+        });
+        for _ in 0..INITIAL_WORKERS {
+            Pool::spawn(&pool, &k);
+        }
+    }
+
+    fn spawn(pool: &Arc<Pool>, k: &Arc<Kernel>) {
+        if pool.total.fetch_add(1, Ordering::SeqCst) >= MAX_WORKERS {
+            pool.total.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        pool.idle.fetch_add(1, Ordering::SeqCst);
+        let (p2, k) = (Arc::clone(pool), Arc::clone(k));
+        let r = std::thread::Builder::new()
+            .name("sentry-worker".into())
+            .spawn(move || {
+                let pool = p2;
+                // Same discretionary access as the agent (which has no capabilities).
+                let _ = sys::drop_effective_caps_this_thread();
+                loop {
+                    let n = match k.notifier.recv() {
+                        Ok(n) => n,
+                        Err(Errno::EINTR) => continue,
+                        // The task died between the wake-up and the read, or no task uses the filter any more.
+                        Err(Errno::ENOENT) if k.notifier.alive() => continue,
+                        Err(_) => {
+                            pool.idle.fetch_sub(1, Ordering::SeqCst);
+                            pool.total.fetch_sub(1, Ordering::SeqCst);
+                            return;
+                        }
+                    };
+                    if pool.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        Pool::spawn(&pool, &k);
+                    }
+                    crate::syscalls::serve(&k, &n);
+                    pool.idle.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        if r.is_err() {
+            pool.idle.fetch_sub(1, Ordering::SeqCst);
+            pool.total.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Is `p` inside some grant of the policy (for the CLI's early program check)?
+pub fn in_view(policy: &Policy, p: &Path) -> bool {
+    policy.grants.iter().any(|g| p.starts_with(&g.path))
+}

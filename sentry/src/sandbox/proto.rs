@@ -1,0 +1,123 @@
+//! The messages between the sentry and its sandbox child during start-up, over a SOCK_SEQPACKET pair, with one fd
+//! attached where a message carries one.
+
+#![forbid(unsafe_code)]
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// sentry → child: id maps written, go on.
+    Go,
+    /// child → sentry: view built; the private tmpfs attached.
+    Mounted,
+    /// sentry → child: the view's root is held, continue.
+    Viewed,
+    /// agent → sentry: the seccomp listener attached.
+    Listener,
+    /// init → sentry: the agent's wait status.
+    Exited(i32),
+    /// child → sentry: set-up failed.
+    Error(String),
+}
+
+fn encode(m: &Msg) -> Vec<u8> {
+    match m {
+        Msg::Go => b"G".to_vec(),
+        Msg::Mounted => b"M".to_vec(),
+        Msg::Viewed => b"V".to_vec(),
+        Msg::Listener => b"L".to_vec(),
+        Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
+        Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
+    }
+}
+
+fn decode(b: &[u8]) -> Result<Msg, Errno> {
+    match b {
+        b"G" => Ok(Msg::Go),
+        b"M" => Ok(Msg::Mounted),
+        b"V" => Ok(Msg::Viewed),
+        b"L" => Ok(Msg::Listener),
+        [b'X', s @ ..] if s.len() == 4 => {
+            Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
+        }
+        [b'E', e @ ..] => Ok(Msg::Error(String::from_utf8_lossy(e).into_owned())),
+        _ => Err(Errno::EPROTO),
+    }
+}
+
+pub fn send(sock: BorrowedFd<'_>, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
+    let data = encode(m);
+    let iov = [IoSlice::new(&data)];
+    let raw = fd.map(|f| [f.as_raw_fd()]);
+    let cmsg: Vec<ControlMessage<'_>> = raw
+        .as_ref()
+        .map(|r| vec![ControlMessage::ScmRights(r)])
+        .unwrap_or_default();
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+}
+
+/// Receives one message; EOF (the peer is gone) is ECONNRESET.
+pub fn recv(sock: BorrowedFd<'_>) -> Result<(Msg, Option<OwnedFd>), Errno> {
+    let mut buf = [0u8; 4096];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = loop {
+            match recvmsg::<()>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(Errno::EINTR) => continue,
+                r => break r?,
+            }
+        };
+        let mut fd = None;
+        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for f in fds {
+                    let owned = crate::sys::own_fd(f)?;
+                    if fd.is_none() {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    if n == 0 {
+        return Err(Errno::ECONNRESET);
+    }
+    Ok((decode(&buf[..n])?, fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_encode_roundtrip() {
+        for m in [
+            Msg::Go,
+            Msg::Mounted,
+            Msg::Viewed,
+            Msg::Listener,
+            Msg::Exited(-3),
+            Msg::Error("x y".into()),
+        ] {
+            assert_eq!(decode(&encode(&m)).expect("decodes"), m);
+        }
+    }
+
+    #[test]
+    fn decode_garbage_is_eproto() {
+        assert_eq!(decode(b"Q"), Err(Errno::EPROTO));
+        assert_eq!(decode(b"X12"), Err(Errno::EPROTO));
+    }
+}

@@ -1,0 +1,1189 @@
+//! Path-bearing filesystem syscalls. Each copies its path once, resolves it with the VFS (the one resolver), asks the
+//! policy (the one decision point) about the canonical path, and performs the operation itself: reads and
+//! directories through the sandbox's view, writes beneath a writable mount. Nothing here answers CONTINUE except
+//! chdir, which only the task can perform (see `sys_chdir`).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use super::{Reply, SysResult, SyscallArgs};
+use crate::kernel::task::Task;
+use crate::policy::{Access, Granted};
+use crate::sys::{self, CBytes};
+use crate::vfs::{fd_path, view_rel, Kind, Node, Start, WMount};
+
+const O_TMPFILE_BITS: i32 = libc::O_TMPFILE;
+
+fn flags_text(flags: i32) -> String {
+    let mut parts = vec![match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => "O_RDONLY",
+        libc::O_WRONLY => "O_WRONLY",
+        _ => "O_RDWR",
+    }
+    .to_string()];
+    for (bit, name) in [
+        (libc::O_CREAT, "O_CREAT"),
+        (libc::O_EXCL, "O_EXCL"),
+        (libc::O_TRUNC, "O_TRUNC"),
+        (libc::O_APPEND, "O_APPEND"),
+        (libc::O_DIRECTORY, "O_DIRECTORY"),
+        (libc::O_NOFOLLOW, "O_NOFOLLOW"),
+        (libc::O_CLOEXEC, "O_CLOEXEC"),
+        (libc::O_PATH, "O_PATH"),
+        (libc::O_NONBLOCK, "O_NONBLOCK"),
+    ] {
+        if flags & bit == bit {
+            parts.push(name.to_string());
+        }
+    }
+    if flags & O_TMPFILE_BITS == O_TMPFILE_BITS {
+        parts.push("O_TMPFILE".into());
+    }
+    parts.join("|")
+}
+
+/// The writable mount for a checked path, or EROFS: the view itself is read-only.
+fn writable<'a>(
+    t: &'a Task<'_>,
+    _g: &Granted,
+    path: &'a Path,
+) -> Result<(&'a WMount, &'a Path), Errno> {
+    t.k.vfs.writable_for(path).ok_or(Errno::EROFS)
+}
+
+fn is_under_proc(p: &Path) -> bool {
+    p.starts_with("/proc")
+}
+
+/// The shared core of open, openat, openat2 and creat.
+fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) -> SysResult {
+    let path = t.read_path(ptr)?;
+    t.args.flags = Some(flags_text(flags));
+    let acc = flags & libc::O_ACCMODE;
+    let opath = flags & libc::O_PATH != 0;
+    let creat = flags & libc::O_CREAT != 0 && !opath;
+    let excl = flags & libc::O_EXCL != 0;
+    let tmpfile = flags & O_TMPFILE_BITS == O_TMPFILE_BITS;
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    if creat || tmpfile {
+        t.args.mode = Some(mode);
+    }
+    let follow = flags & libc::O_NOFOLLOW == 0 && !(creat && excl);
+    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    // Flags for reopening what was resolved: creation is done, and the canonical path has no symlink to refuse.
+    let reopen = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    let fd: OwnedFd = match &node.kind {
+        Kind::Missing => {
+            if !creat && !tmpfile {
+                return Err(Errno::ENOENT);
+            }
+            if tmpfile || path.ends_with(b"/") {
+                return Err(if tmpfile {
+                    Errno::ENOENT
+                } else {
+                    Errno::EISDIR
+                });
+            }
+            let g = t.check(Access::Write, &node)?;
+            let (m, rel) = writable(t, &g, &node.path)?;
+            let umask = t.umask()?;
+            m.open(
+                rel,
+                (flags | libc::O_NOFOLLOW) & !libc::O_CLOEXEC,
+                mode & 0o7777 & !umask,
+            )?
+        }
+        Kind::ProcLink(_) => {
+            if !opath {
+                return Err(Errno::ELOOP);
+            }
+            t.check(Access::Lookup, &node)?;
+            t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?
+        }
+        Kind::ProcFd { rel } => {
+            let access = if opath {
+                Access::Lookup
+            } else if acc == libc::O_RDONLY {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            t.check(access, &node)?;
+            // The open file's own path, if it has one, must allow the access too.
+            let target = nix::fcntl::readlinkat(
+                Some(t.k.vfs.view_root().as_raw_fd()),
+                view_rel(rel)?.as_c_str(),
+            )?;
+            if let Some(p) = crate::vfs::path::link_to_path(target) {
+                let inner = Node {
+                    policy_path: p.clone(),
+                    path: p,
+                    kind: Kind::Missing,
+                };
+                t.check(access, &inner)?;
+            }
+            // Reopening through the magic link is what Linux does for /proc/self/fd/N.
+            let c = view_rel(rel)?;
+            let raw = nix::fcntl::openat(
+                Some(t.k.vfs.view_root().as_raw_fd()),
+                c.as_c_str(),
+                nix::fcntl::OFlag::from_bits_retain(reopen | libc::O_CLOEXEC),
+                nix::sys::stat::Mode::empty(),
+            )?;
+            sys::own_fd(raw)?
+        }
+        Kind::Exists(st) => {
+            let fmt = st.st_mode & libc::S_IFMT;
+            if creat && excl {
+                return Err(Errno::EEXIST);
+            }
+            if fmt == libc::S_IFLNK {
+                if !opath {
+                    return Err(Errno::ELOOP);
+                }
+                t.check(Access::Lookup, &node)?;
+                t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?
+            } else if flags & libc::O_DIRECTORY != 0 && fmt != libc::S_IFDIR && !tmpfile {
+                return Err(Errno::ENOTDIR);
+            } else if tmpfile {
+                if fmt != libc::S_IFDIR {
+                    return Err(Errno::ENOTDIR);
+                }
+                let g = t.check(Access::Write, &node)?;
+                let (m, rel) = writable(t, &g, &node.path)?;
+                let umask = t.umask()?;
+                m.open(rel, flags & !libc::O_CLOEXEC, mode & 0o7777 & !umask)?
+            } else if opath {
+                t.check(Access::Lookup, &node)?;
+                t.k.vfs
+                    .open_view(&node.path, reopen & (libc::O_PATH | libc::O_DIRECTORY), 0)?
+            } else if node.path == Path::new("/dev/tty") {
+                t.check(
+                    if acc == libc::O_RDONLY {
+                        Access::Read
+                    } else {
+                        Access::Write
+                    },
+                    &node,
+                )?;
+                let tty = t.k.vfs.tty.as_ref().ok_or(Errno::ENXIO)?;
+                let c = CString::new(tty.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+                sys::open_abs(&c, (reopen | libc::O_NOCTTY) & !libc::O_TRUNC)?
+            } else {
+                let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+                if fmt == libc::S_IFDIR {
+                    if writes {
+                        return Err(Errno::EISDIR);
+                    }
+                    t.check(Access::Read, &node)?;
+                    t.k.vfs.open_view(&node.path, reopen, 0)?
+                } else if writes {
+                    let g = t.check(Access::Write, &node)?;
+                    if fmt == libc::S_IFREG && !is_under_proc(&node.path) {
+                        let (m, rel) = writable(t, &g, &node.path)?;
+                        m.open(rel, reopen, 0)?
+                    } else {
+                        // Devices, FIFOs, sockets and procfs files: opened in the view (a read-only mount refuses
+                        // writes to regular files only).
+                        t.k.vfs.open_view(&node.path, reopen, 0)?
+                    }
+                } else {
+                    t.check(Access::Read, &node)?;
+                    t.k.vfs.open_view(&node.path, reopen, 0)?
+                }
+            }
+        }
+    };
+    t.still_valid()?;
+    Ok(Reply::Fd { fd, cloexec })
+}
+
+/// open(2).
+pub fn sys_open(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    open_common(t, Start::Cwd, a.ptr(0), a.i32(1), a.u32(2))
+}
+
+/// openat(2).
+pub fn sys_openat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    open_common(t, a.start(0), a.ptr(1), a.i32(2), a.u32(3))
+}
+
+/// creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
+pub fn sys_creat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    open_common(
+        t,
+        Start::Cwd,
+        a.ptr(0),
+        libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+        a.u32(1),
+    )
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+
+/// openat2(2). The RESOLVE_* restrictions are enforced on the sentry's resolution: BENEATH and IN_ROOT refuse any
+/// path that leaves the dirfd (EXDEV; IN_ROOT does not re-root absolute paths), NO_SYMLINKS refuses any symlink
+/// (ELOOP), NO_MAGICLINKS refuses /proc magic links, CACHED is answered EAGAIN (callers retry without it).
+pub fn sys_openat2(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let size = usize::try_from(a.u64(3)).map_err(|_| Errno::E2BIG)?;
+    if size < 24 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let raw = t.read_bytes(a.ptr(2), size)?;
+    if raw[24..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(b)
+    };
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let known = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !known != 0 || (resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let flags = i32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    let mode = u32::try_from(mode).map_err(|_| Errno::EINVAL)?;
+    if mode != 0 && flags & (libc::O_CREAT | O_TMPFILE_BITS) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    t.args.dirfd = Some(a.i32(0));
+    if resolve != 0 {
+        let path = t
+            .mem()
+            .read_cstr(a.ptr(1), crate::kernel::task::PATH_MAX - 1)?;
+        check_resolve_restrictions(t, a.start(0), &path, resolve)?;
+    }
+    open_common(t, a.start(0), a.ptr(1), flags, mode)
+}
+
+fn check_resolve_restrictions(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+    resolve: u64,
+) -> Result<(), Errno> {
+    use crate::vfs::path::Caller;
+    if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
+        if path.first() == Some(&b'/') {
+            return Err(Errno::EXDEV);
+        }
+        let base = match start {
+            Start::Cwd => t.cwd()?,
+            Start::Fd(fd) => t.dir_fd_path(fd)?,
+        };
+        let node = t.k.vfs.resolve(t, start, path, true)?;
+        if !node.path.starts_with(&base) {
+            return Err(Errno::EXDEV);
+        }
+    }
+    if resolve & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) != 0 {
+        let has_proc = path.windows(5).any(|w| w == b"proc/");
+        if resolve & RESOLVE_NO_MAGICLINKS != 0 && has_proc {
+            return Err(Errno::ELOOP);
+        }
+        if resolve & RESOLVE_NO_SYMLINKS != 0 {
+            // Any symlink on the way: the lexical path and the canonical one differ.
+            let node = t.k.vfs.resolve(t, start, path, true)?;
+            let lex = t.k.vfs.resolve(t, start, path, false)?;
+            if node.path != lex.path || lex.is_symlink() {
+                return Err(Errno::ELOOP);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stat_node(
+    t: &mut Task<'_>,
+    start: Start,
+    ptr: u64,
+    follow: bool,
+    empty_ok: bool,
+) -> Result<libc::stat, Errno> {
+    let path = t.read_path(ptr)?;
+    if path.is_empty() {
+        if !empty_ok {
+            return Err(Errno::ENOENT);
+        }
+        // fstat of the task's own fd: stat it through the task's fd table.
+        let p = match start {
+            Start::Cwd => {
+                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
+            }
+            Start::Fd(fd) => t.host_fd_path(fd)?,
+        };
+        return sys::fstatat(None, &p, 0).map_err(|e| {
+            if e == Errno::ENOENT {
+                Errno::EBADF
+            } else {
+                e
+            }
+        });
+    }
+    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    t.check(Access::Lookup, &node)?;
+    match &node.kind {
+        Kind::Exists(st) => Ok(**st),
+        Kind::Missing => Err(Errno::ENOENT),
+        Kind::ProcFd { rel } => sys::fstatat(Some(t.k.vfs.view_root()), &view_rel(rel)?, 0),
+        Kind::ProcLink(_) => sys::fstatat(
+            Some(t.k.vfs.view_root()),
+            &view_rel(&node.path)?,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ),
+    }
+}
+
+/// stat(2).
+pub fn sys_stat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let st = stat_node(t, Start::Cwd, a.ptr(0), true, false)?;
+    t.write_out(a.ptr(1), &st.c_bytes())?;
+    Ok(Reply::Val(0))
+}
+
+/// lstat(2).
+pub fn sys_lstat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let st = stat_node(t, Start::Cwd, a.ptr(0), false, false)?;
+    t.write_out(a.ptr(1), &st.c_bytes())?;
+    Ok(Reply::Val(0))
+}
+
+/// newfstatat(2), which glibc's fstat also uses (empty path with AT_EMPTY_PATH).
+pub fn sys_newfstatat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let flags = a.i32(3);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.args.dirfd = Some(a.i32(0));
+    let st = stat_node(
+        t,
+        a.start(0),
+        a.ptr(1),
+        flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        flags & libc::AT_EMPTY_PATH != 0,
+    )?;
+    t.write_out(a.ptr(2), &st.c_bytes())?;
+    Ok(Reply::Val(0))
+}
+
+/// statx(2).
+pub fn sys_statx(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let flags = a.i32(2);
+    let mask = a.u32(3);
+    let sync = libc::AT_STATX_SYNC_TYPE;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | sync)
+        != 0
+        || flags & sync == sync
+    {
+        return Err(Errno::EINVAL);
+    }
+    t.args.dirfd = Some(a.i32(0));
+    let path = t.read_path(a.ptr(1))?;
+    let stx = if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let p = match a.start(0) {
+            Start::Cwd => {
+                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
+            }
+            Start::Fd(fd) => t.host_fd_path(fd)?,
+        };
+        sys::statx(None, &p, flags & sync, mask).map_err(|e| {
+            if e == Errno::ENOENT {
+                Errno::EBADF
+            } else {
+                e
+            }
+        })?
+    } else {
+        let node =
+            t.k.vfs
+                .resolve(t, a.start(0), &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+        t.check(Access::Lookup, &node)?;
+        match &node.kind {
+            Kind::Missing => return Err(Errno::ENOENT),
+            Kind::ProcFd { rel } => sys::statx(
+                Some(t.k.vfs.view_root()),
+                &view_rel(rel)?,
+                flags & sync,
+                mask,
+            )?,
+            Kind::ProcLink(_) => sys::statx(
+                Some(t.k.vfs.view_root()),
+                &view_rel(&node.path)?,
+                libc::AT_SYMLINK_NOFOLLOW | (flags & sync),
+                mask,
+            )?,
+            Kind::Exists(_) => {
+                let fd = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
+                sys::statx(
+                    Some(fd.as_fd()),
+                    c"",
+                    libc::AT_EMPTY_PATH | (flags & sync),
+                    mask,
+                )?
+            }
+        }
+    };
+    t.write_out(a.ptr(4), &stx.c_bytes())?;
+    Ok(Reply::Val(0))
+}
+
+fn access_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: i32, flags: i32) -> SysResult {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(ptr)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let node =
+        t.k.vfs
+            .resolve(t, start, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    let dir = node.is_dir();
+    t.check(Access::Lookup, &node)?;
+    if mode & libc::R_OK != 0 {
+        t.check(Access::Read, &node)?;
+    }
+    if mode & libc::X_OK != 0 && !dir {
+        t.check(Access::Exec, &node)?;
+    }
+    // The kernel's own permission bits, on the side the access would use.
+    let check_mode = mode & (libc::R_OK | libc::X_OK);
+    if let Kind::Exists(_) = node.kind {
+        let fd = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
+        if check_mode != 0 {
+            nix::unistd::faccessat(
+                Some(fd.as_raw_fd()),
+                c"",
+                nix::unistd::AccessFlags::from_bits_truncate(check_mode),
+                nix::fcntl::AtFlags::AT_EMPTY_PATH,
+            )?;
+        }
+    }
+    if mode & libc::W_OK != 0 {
+        let g = t.check(Access::Write, &node)?;
+        if !is_under_proc(&node.path) && !node.path.starts_with("/dev") {
+            let (m, rel) = writable(t, &g, &node.path)?;
+            let fd = m.target(rel)?;
+            nix::unistd::faccessat(
+                Some(fd.as_raw_fd()),
+                c"",
+                nix::unistd::AccessFlags::W_OK,
+                nix::fcntl::AtFlags::AT_EMPTY_PATH,
+            )?;
+        }
+    }
+    Ok(Reply::Val(0))
+}
+
+/// access(2).
+pub fn sys_access(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    access_common(t, Start::Cwd, a.ptr(0), a.i32(1), 0)
+}
+
+/// faccessat(2) (no flags argument in the original syscall).
+pub fn sys_faccessat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    access_common(t, a.start(0), a.ptr(1), a.i32(2), 0)
+}
+
+/// faccessat2(2).
+pub fn sys_faccessat2(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    access_common(t, a.start(0), a.ptr(1), a.i32(2), a.i32(3))
+}
+
+fn readlink_common(t: &mut Task<'_>, start: Start, ptr: u64, buf: u64, size: i32) -> SysResult {
+    if size <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(ptr)?;
+    let node = t.k.vfs.resolve(t, start, &path, false)?;
+    t.check(Access::Lookup, &node)?;
+    let target: Vec<u8> = match &node.kind {
+        Kind::ProcLink(p) => p.as_os_str().as_bytes().to_vec(),
+        Kind::Exists(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => nix::fcntl::readlinkat(
+            Some(t.k.vfs.view_root().as_raw_fd()),
+            view_rel(&node.path)?.as_c_str(),
+        )?
+        .as_bytes()
+        .to_vec(),
+        Kind::Missing => return Err(Errno::ENOENT),
+        _ => return Err(Errno::EINVAL),
+    };
+    let n = target
+        .len()
+        .min(usize::try_from(size).map_err(|_| Errno::EINVAL)?);
+    t.write_out(buf, &target[..n])?;
+    Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EINVAL)?))
+}
+
+/// readlink(2).
+pub fn sys_readlink(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    readlink_common(t, Start::Cwd, a.ptr(0), a.ptr(1), a.i32(2))
+}
+
+/// readlinkat(2).
+pub fn sys_readlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    readlink_common(t, a.start(0), a.ptr(1), a.ptr(2), a.i32(3))
+}
+
+/// Resolves the path of a creating call (mkdir, mknod, symlink, link target): it must not exist yet.
+fn creating(t: &mut Task<'_>, start: Start, path: &[u8]) -> Result<Node, Errno> {
+    let node = t.k.vfs.resolve(t, start, path, false)?;
+    match node.kind {
+        Kind::Missing => Ok(node),
+        _ => {
+            // EEXIST only for what the task may see; otherwise the policy's answer.
+            t.check(Access::Lookup, &node)?;
+            Err(Errno::EEXIST)
+        }
+    }
+}
+
+fn last_component(path: &[u8]) -> &[u8] {
+    let trimmed = {
+        let mut p = path;
+        while p.len() > 1 && p.ends_with(b"/") {
+            p = &p[..p.len() - 1];
+        }
+        p
+    };
+    trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed)
+}
+
+fn mkdir_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32) -> SysResult {
+    let path = t.read_path(ptr)?;
+    t.args.mode = Some(mode);
+    let node = creating(t, start, &path)?;
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let umask = t.umask()?;
+    let (dir, name) = m.parent(rel)?;
+    nix::sys::stat::mkdirat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777 & !umask),
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// mkdir(2).
+pub fn sys_mkdir(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    mkdir_common(t, Start::Cwd, a.ptr(0), a.u32(1))
+}
+
+/// mkdirat(2).
+pub fn sys_mkdirat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    mkdir_common(t, a.start(0), a.ptr(1), a.u32(2))
+}
+
+fn unlink_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32) -> SysResult {
+    if flags & !libc::AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(ptr)?;
+    let rmdir = flags & libc::AT_REMOVEDIR != 0;
+    match last_component(&path) {
+        b"." if rmdir => return Err(Errno::EINVAL),
+        b".." if rmdir => return Err(Errno::ENOTEMPTY),
+        _ => {}
+    }
+    let node = t.k.vfs.resolve(t, start, &path, false)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    if rmdir && !node.is_dir() {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOTDIR);
+    }
+    if !rmdir && node.is_dir() {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::EISDIR);
+    }
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let (dir, name) = m.parent(rel)?;
+    let at = if rmdir {
+        nix::unistd::UnlinkatFlags::RemoveDir
+    } else {
+        nix::unistd::UnlinkatFlags::NoRemoveDir
+    };
+    nix::unistd::unlinkat(Some(dir.as_raw_fd()), name.as_c_str(), at)?;
+    Ok(Reply::Val(0))
+}
+
+/// rmdir(2).
+pub fn sys_rmdir(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    unlink_common(t, Start::Cwd, a.ptr(0), libc::AT_REMOVEDIR)
+}
+
+/// unlink(2).
+pub fn sys_unlink(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    unlink_common(t, Start::Cwd, a.ptr(0), 0)
+}
+
+/// unlinkat(2).
+pub fn sys_unlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    t.args.dirfd = Some(a.i32(0));
+    unlink_common(t, a.start(0), a.ptr(1), a.i32(2))
+}
+
+fn rename_common(
+    t: &mut Task<'_>,
+    old_start: Start,
+    old: u64,
+    new_start: Start,
+    new: u64,
+    flags: u32,
+) -> SysResult {
+    let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+    if flags & !known != 0
+        || (flags & libc::RENAME_EXCHANGE != 0 && flags & libc::RENAME_NOREPLACE != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::RENAME_WHITEOUT != 0 {
+        return Err(Errno::EPERM);
+    }
+    let old_path = t.read_path(old)?;
+    let new_path = t.read_path(new)?;
+    let from = t.k.vfs.resolve(t, old_start, &old_path, false)?;
+    if matches!(from.kind, Kind::Missing) {
+        t.check(Access::Lookup, &from)?;
+        return Err(Errno::ENOENT);
+    }
+    let to = t.k.vfs.resolve(t, new_start, &new_path, false)?;
+    let g1 = t.check(Access::Write, &from)?;
+    let g2 = t.check(Access::Write, &to)?;
+    let (m1, rel1) = writable(t, &g1, &from.path)?;
+    let (m2, rel2) = writable(t, &g2, &to.path)?;
+    if !std::ptr::eq(m1, m2) {
+        return Err(Errno::EXDEV);
+    }
+    let (d1, n1) = m1.parent(rel1)?;
+    let (d2, n2) = m2.parent(rel2)?;
+    nix::fcntl::renameat2(
+        Some(d1.as_raw_fd()),
+        n1.as_c_str(),
+        Some(d2.as_raw_fd()),
+        n2.as_c_str(),
+        nix::fcntl::RenameFlags::from_bits_truncate(flags),
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// rename(2).
+pub fn sys_rename(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    rename_common(t, Start::Cwd, a.ptr(0), Start::Cwd, a.ptr(1), 0)
+}
+
+/// renameat(2).
+pub fn sys_renameat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    rename_common(t, a.start(0), a.ptr(1), a.start(2), a.ptr(3), 0)
+}
+
+/// renameat2(2). RENAME_WHITEOUT needs CAP_MKNOD and is refused with EPERM.
+pub fn sys_renameat2(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    rename_common(t, a.start(0), a.ptr(1), a.start(2), a.ptr(3), a.u32(4))
+}
+
+fn link_common(
+    t: &mut Task<'_>,
+    old_start: Start,
+    old: u64,
+    new_start: Start,
+    new: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0 {
+        // Linking an open fd needs CAP_DAC_READ_SEARCH, which the sandbox never has.
+        return Err(Errno::ENOENT);
+    }
+    let old_path = t.read_path(old)?;
+    let new_path = t.read_path(new)?;
+    let from = t.k.vfs.resolve(
+        t,
+        old_start,
+        &old_path,
+        flags & libc::AT_SYMLINK_FOLLOW != 0,
+    )?;
+    if matches!(from.kind, Kind::Missing) {
+        t.check(Access::Lookup, &from)?;
+        return Err(Errno::ENOENT);
+    }
+    if from.is_dir() {
+        t.check(Access::Lookup, &from)?;
+        return Err(Errno::EPERM);
+    }
+    let to = creating(t, new_start, &new_path)?;
+    // A new name for a file is a way to write it: the source needs the write grant too, or a write-denied file
+    // could be linked to an allowed name.
+    let g1 = t.check(Access::Write, &from)?;
+    let g2 = t.check(Access::Write, &to)?;
+    let (m1, rel1) = writable(t, &g1, &from.path)?;
+    let (m2, rel2) = writable(t, &g2, &to.path)?;
+    if !std::ptr::eq(m1, m2) {
+        return Err(Errno::EXDEV);
+    }
+    let (d1, n1) = m1.parent(rel1)?;
+    let (d2, n2) = m2.parent(rel2)?;
+    nix::unistd::linkat(
+        Some(d1.as_raw_fd()),
+        n1.as_c_str(),
+        Some(d2.as_raw_fd()),
+        n2.as_c_str(),
+        nix::fcntl::AtFlags::empty(),
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// link(2).
+pub fn sys_link(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    link_common(t, Start::Cwd, a.ptr(0), Start::Cwd, a.ptr(1), 0)
+}
+
+/// linkat(2).
+pub fn sys_linkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    link_common(t, a.start(0), a.ptr(1), a.start(2), a.ptr(3), a.i32(4))
+}
+
+fn symlink_common(t: &mut Task<'_>, target: u64, start: Start, ptr: u64) -> SysResult {
+    // The target is stored as data; it is resolved (in the sandbox's view) only when the link is used.
+    let target = t.read_path(target)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let path = t.read_path(ptr)?;
+    let node = creating(t, start, &path)?;
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let (dir, name) = m.parent(rel)?;
+    let target = CString::new(target).map_err(|_| Errno::EINVAL)?;
+    nix::unistd::symlinkat(target.as_c_str(), Some(dir.as_raw_fd()), name.as_c_str())?;
+    Ok(Reply::Val(0))
+}
+
+/// symlink(2).
+pub fn sys_symlink(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    symlink_common(t, a.ptr(0), Start::Cwd, a.ptr(1))
+}
+
+/// symlinkat(2).
+pub fn sys_symlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    symlink_common(t, a.ptr(0), a.start(1), a.ptr(2))
+}
+
+/// Resolves an existing object for a metadata change and returns an O_PATH fd on its writable side.
+fn writable_target(
+    t: &mut Task<'_>,
+    start: Start,
+    ptr: u64,
+    follow: bool,
+    empty_ok: bool,
+) -> Result<OwnedFd, Errno> {
+    let path = t.read_path(ptr)?;
+    if path.is_empty() {
+        if !empty_ok {
+            return Err(Errno::ENOENT);
+        }
+        // The task's own fd: operate on it as the task would (a read-only fd from the view stays read-only).
+        let p = match start {
+            Start::Cwd => {
+                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
+            }
+            Start::Fd(fd) => t.host_fd_path(fd)?,
+        };
+        return sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF);
+    }
+    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    let g = t.check(Access::Write, &node)?;
+    if is_under_proc(&node.path) || node.path.starts_with("/dev") {
+        return t.k.vfs.open_view(&node.path, libc::O_PATH, 0);
+    }
+    let (m, rel) = writable(t, &g, &node.path)?;
+    m.target(rel)
+}
+
+fn chmod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, flags: i32) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.args.mode = Some(mode);
+    let fd = writable_target(
+        t,
+        start,
+        ptr,
+        flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        flags & libc::AT_EMPTY_PATH != 0,
+    )?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    nix::sys::stat::fchmodat(
+        None,
+        fd_path(fd.as_fd()).as_c_str(),
+        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// chmod(2).
+pub fn sys_chmod(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chmod_common(t, Start::Cwd, a.ptr(0), a.u32(1), 0)
+}
+
+/// fchmodat(2) (no flags in the original syscall).
+pub fn sys_fchmodat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chmod_common(t, a.start(0), a.ptr(1), a.u32(2), 0)
+}
+
+/// fchmodat2(2).
+pub fn sys_fchmodat2(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chmod_common(t, a.start(0), a.ptr(1), a.u32(2), a.i32(3))
+}
+
+fn chown_common(
+    t: &mut Task<'_>,
+    start: Start,
+    ptr: u64,
+    uid: u32,
+    gid: u32,
+    flags: i32,
+) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = writable_target(
+        t,
+        start,
+        ptr,
+        flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        flags & libc::AT_EMPTY_PATH != 0,
+    )?;
+    let owner = (uid != u32::MAX).then(|| nix::unistd::Uid::from_raw(uid));
+    let group = (gid != u32::MAX).then(|| nix::unistd::Gid::from_raw(gid));
+    nix::unistd::fchownat(
+        Some(fd.as_raw_fd()),
+        c"",
+        owner,
+        group,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// chown(2).
+pub fn sys_chown(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chown_common(t, Start::Cwd, a.ptr(0), a.u32(1), a.u32(2), 0)
+}
+
+/// lchown(2).
+pub fn sys_lchown(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chown_common(
+        t,
+        Start::Cwd,
+        a.ptr(0),
+        a.u32(1),
+        a.u32(2),
+        libc::AT_SYMLINK_NOFOLLOW,
+    )
+}
+
+/// fchownat(2).
+pub fn sys_fchownat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    chown_common(t, a.start(0), a.ptr(1), a.u32(2), a.u32(3), a.i32(4))
+}
+
+fn read_timespecs(t: &Task<'_>, ptr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
+    if ptr == 0 {
+        return Ok(None);
+    }
+    let b = t.read_bytes(ptr, 32)?;
+    let w = |i: usize| -> i64 {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[i * 8..i * 8 + 8]);
+        i64::from_ne_bytes(x)
+    };
+    Ok(Some([
+        libc::timespec {
+            tv_sec: w(0),
+            tv_nsec: w(1),
+        },
+        libc::timespec {
+            tv_sec: w(2),
+            tv_nsec: w(3),
+        },
+    ]))
+}
+
+fn read_timevals(t: &Task<'_>, ptr: u64) -> Result<Option<[libc::timespec; 2]>, Errno> {
+    let Some([a, b]) = read_timespecs(t, ptr)? else {
+        return Ok(None);
+    };
+    let conv = |tv: libc::timespec| -> Result<libc::timespec, Errno> {
+        if !(0..1_000_000).contains(&tv.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(libc::timespec {
+            tv_sec: tv.tv_sec,
+            tv_nsec: tv.tv_nsec * 1000,
+        })
+    };
+    Ok(Some([conv(a)?, conv(b)?]))
+}
+
+fn utimens_common(
+    t: &mut Task<'_>,
+    start: Start,
+    ptr: u64,
+    times: Option<[libc::timespec; 2]>,
+    flags: i32,
+) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = if ptr == 0 {
+        // utimensat(fd, NULL, ...): the fd itself.
+        let p = match start {
+            Start::Cwd => return Err(Errno::EFAULT),
+            Start::Fd(fd) => t.host_fd_path(fd)?,
+        };
+        sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF)?
+    } else {
+        writable_target(
+            t,
+            start,
+            ptr,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            flags & libc::AT_EMPTY_PATH != 0,
+        )?
+    };
+    sys::utimensat_fd(fd.as_fd(), times.as_ref())?;
+    Ok(Reply::Val(0))
+}
+
+/// utime(2).
+pub fn sys_utime(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let times = if a.ptr(1) == 0 {
+        None
+    } else {
+        let b = t.read_bytes(a.ptr(1), 16)?;
+        let w = |i: usize| -> i64 {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            i64::from_ne_bytes(x)
+        };
+        Some([
+            libc::timespec {
+                tv_sec: w(0),
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: w(1),
+                tv_nsec: 0,
+            },
+        ])
+    };
+    utimens_common(t, Start::Cwd, a.ptr(0), times, 0)
+}
+
+/// utimes(2).
+pub fn sys_utimes(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let times = read_timevals(t, a.ptr(1))?;
+    utimens_common(t, Start::Cwd, a.ptr(0), times, 0)
+}
+
+/// futimesat(2).
+pub fn sys_futimesat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let times = read_timevals(t, a.ptr(2))?;
+    utimens_common(t, a.start(0), a.ptr(1), times, 0)
+}
+
+/// utimensat(2).
+pub fn sys_utimensat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let times = read_timespecs(t, a.ptr(2))?;
+    if let Some(ts) = &times {
+        for x in ts {
+            let special = x.tv_nsec == libc::UTIME_NOW || x.tv_nsec == libc::UTIME_OMIT;
+            if !special && !(0..1_000_000_000).contains(&x.tv_nsec) {
+                return Err(Errno::EINVAL);
+            }
+        }
+    }
+    t.args.dirfd = Some(a.i32(0));
+    utimens_common(t, a.start(0), a.ptr(1), times, a.i32(3))
+}
+
+/// truncate(2).
+pub fn sys_truncate(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let len = a.i64(1);
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(a.ptr(0))?;
+    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    if node.is_dir() {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::EISDIR);
+    }
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let fd = m.open(rel, libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
+    nix::unistd::ftruncate(fd, len)?;
+    Ok(Reply::Val(0))
+}
+
+fn mknod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, dev: u64) -> SysResult {
+    let kind = mode & libc::S_IFMT;
+    t.args.mode = Some(mode);
+    let kind = if kind == 0 { libc::S_IFREG } else { kind };
+    if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+        // Devices need CAP_MKNOD in the initial namespace: never in a sandbox.
+        let path = t.read_path(ptr)?;
+        let node = t.k.vfs.resolve(t, start, &path, false)?;
+        t.check(Access::Write, &node)?;
+        return Err(Errno::EPERM);
+    }
+    if ![libc::S_IFREG, libc::S_IFIFO, libc::S_IFSOCK].contains(&kind) {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(ptr)?;
+    let node = creating(t, start, &path)?;
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let umask = t.umask()?;
+    let (dir, name) = m.parent(rel)?;
+    nix::sys::stat::mknodat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        nix::sys::stat::SFlag::from_bits_truncate(kind),
+        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777 & !umask),
+        dev,
+    )?;
+    Ok(Reply::Val(0))
+}
+
+/// mknod(2): regular files, FIFOs and sockets; device nodes are refused (EPERM).
+pub fn sys_mknod(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    mknod_common(t, Start::Cwd, a.ptr(0), a.u32(1), a.u64(2))
+}
+
+/// mknodat(2).
+pub fn sys_mknodat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    mknod_common(t, a.start(0), a.ptr(1), a.u32(2), a.u64(3))
+}
+
+/// statfs(2).
+pub fn sys_statfs(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let path = t.read_path(a.ptr(0))?;
+    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    t.check(Access::Lookup, &node)?;
+    if matches!(node.kind, Kind::Missing) {
+        return Err(Errno::ENOENT);
+    }
+    let fd = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
+    let st = sys::fstatfs(fd.as_fd())?;
+    t.write_out(a.ptr(1), &st.c_bytes())?;
+    Ok(Reply::Val(0))
+}
+
+/// inotify_add_watch(2): the watch is added to the task's own inotify instance, on the object in the view.
+pub fn sys_inotify_add_watch(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let ifd = a.i32(0);
+    let mask = a.u32(2);
+    let path = t.read_path(a.ptr(1))?;
+    let node =
+        t.k.vfs
+            .resolve(t, Start::Cwd, &path, mask & libc::IN_DONT_FOLLOW == 0)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    t.check(Access::Read, &node)?;
+    let inotify = t.dup_fd(ifd).map_err(|_| Errno::EBADF)?;
+    let target = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
+    let wd = sys::inotify_add_watch(
+        inotify.as_fd(),
+        &fd_path(target.as_fd()),
+        mask & !libc::IN_DONT_FOLLOW,
+    )?;
+    Ok(Reply::Val(i64::from(wd)))
+}
+
+/// chdir(2). Checked here, then CONTINUEd: the cwd is per-task state only the task itself can change. The kernel
+/// re-reads the path, but it resolves it in the task's own mount view, which holds only the grants (read-only), so a
+/// raced path can only land on a granted directory.
+pub fn sys_chdir(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let path = t.read_path(a.ptr(0))?;
+    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    t.check(Access::Lookup, &node)?;
+    match node.kind {
+        Kind::Missing => Err(Errno::ENOENT),
+        _ if !node.is_dir() && !matches!(node.kind, Kind::ProcFd { .. }) => Err(Errno::ENOTDIR),
+        _ => Ok(Reply::Continue),
+    }
+}
+
+/// The canonical path of an fd-relative target, for callers outside this module (exec).
+pub fn resolve_existing(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+    follow: bool,
+) -> Result<Node, Errno> {
+    let node = t.k.vfs.resolve(t, start, path, follow)?;
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    Ok(node)
+}

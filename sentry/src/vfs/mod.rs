@@ -1,0 +1,107 @@
+//! The sandbox's filesystem as the sentry serves it.
+//!
+//! Two sides, one namespace:
+//! - the **view**: the agent's own mount namespace (grant-shaped, read-only binds, /proc of the sandbox, a minimal
+//!   /dev), reached through `view_root` (the sandbox init's root). Path resolution walks it, and every read-only
+//!   open and every directory is opened through it, so a directory fd the agent holds always lies in its view
+//!   (fchdir and the natively-continued execve/chdir then resolve inside the grants).
+//! - the **writable mounts** ([`mount::WMount`]): one per writable grant and one for the private tmpfs, each a
+//!   directory fd on the writable side. Every write happens beneath one of them with
+//!   `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, on the canonical path the resolver produced and the policy checked.
+//!
+//! The gofer issue replaces the writable side (and the host side of reads) with gofer-backed mounts behind the same
+//! calls.
+
+#![forbid(unsafe_code)]
+
+pub mod mount;
+pub mod path;
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+pub use mount::WMount;
+pub use path::{Kind, Node, Start};
+
+/// The sandbox's filesystem.
+#[derive(Debug)]
+pub struct Vfs {
+    view_root: OwnedFd,
+    /// Longest path first, so the first match is the innermost mount.
+    writable: Vec<WMount>,
+    /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
+    pub tty: Option<PathBuf>,
+}
+
+/// `/a/b` → `a/b`, `/` → `.`: a path relative to the view root.
+pub fn view_rel(path: &Path) -> Result<CString, Errno> {
+    let b = path.as_os_str().as_bytes();
+    let trimmed = b.strip_prefix(b"/").unwrap_or(b);
+    let rel = if trimmed.is_empty() {
+        &b"."[..]
+    } else {
+        trimmed
+    };
+    CString::new(rel).map_err(|_| Errno::EINVAL)
+}
+
+/// The path of an fd of this process, for calls that only take paths (chmod, xattrs, reopen).
+pub fn fd_path(fd: BorrowedFd<'_>) -> CString {
+    use std::os::fd::AsRawFd;
+    // A decimal number never contains NUL.
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
+}
+
+impl Vfs {
+    pub fn new(view_root: OwnedFd, mut writable: Vec<WMount>, tty: Option<PathBuf>) -> Self {
+        writable.sort_by_key(|m| std::cmp::Reverse(m.path.as_os_str().len()));
+        Self {
+            view_root,
+            writable,
+            tty,
+        }
+    }
+
+    pub fn view_root(&self) -> BorrowedFd<'_> {
+        self.view_root.as_fd()
+    }
+
+    /// The innermost writable mount containing `path`, and the path relative to it.
+    pub fn writable_for<'p>(&self, path: &'p Path) -> Option<(&WMount, &'p Path)> {
+        self.writable
+            .iter()
+            .find_map(|m| path.strip_prefix(&m.path).ok().map(|rel| (m, rel)))
+    }
+
+    /// Opens `path` (canonical) in the view with `flags`, following no symlink: the read side.
+    pub fn open_view(&self, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+        let rel = view_rel(path)?;
+        crate::sys::openat2(
+            self.view_root.as_fd(),
+            &rel,
+            flags | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            mode,
+            crate::sys::RESOLVE_IN_ROOT
+                | crate::sys::RESOLVE_NO_SYMLINKS
+                | crate::sys::RESOLVE_NO_MAGICLINKS,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_rel_root_is_dot() {
+        assert_eq!(view_rel(Path::new("/")).expect("ok").as_bytes(), b".");
+        assert_eq!(
+            view_rel(Path::new("/usr/lib")).expect("ok").as_bytes(),
+            b"usr/lib"
+        );
+    }
+}
