@@ -164,7 +164,7 @@ impl TaskMem {
         }
         let mut out = Vec::with_capacity(256);
         let mut cur = addr;
-        let mut chunk = [0u8; PAGE as usize];
+        let mut chunk = [0u8; 4096];
         loop {
             let room = PAGE - (cur % PAGE);
             let want = usize::try_from(room)
@@ -185,7 +185,9 @@ impl TaskMem {
             if out.len() > max {
                 return Err(Errno::ENAMETOOLONG);
             }
-            cur = cur.checked_add(n as u64).ok_or(Errno::EFAULT)?;
+            cur = cur
+                .checked_add(u64::try_from(n).map_err(|_| Errno::EFAULT)?)
+                .ok_or(Errno::EFAULT)?;
         }
     }
 

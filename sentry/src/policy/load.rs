@@ -270,18 +270,19 @@ impl Builder {
                         .map(|e| parse_errno(e, origin))
                         .transpose()?
                         .unwrap_or(Errno::EACCES);
-                    let scope =
-                        match r.access.as_deref() {
-                            None | Some("all") => DenyScope::All,
-                            Some("write") => DenyScope::Write,
-                            Some(other) => return Err(LoadError::Parse {
+                    let scope = match r.access.as_deref() {
+                        None | Some("all") => DenyScope::All,
+                        Some("write") => DenyScope::Write,
+                        Some(other) => {
+                            return Err(LoadError::Parse {
                                 path: origin.into(),
                                 msg: format!(
                                     "deny {:?}: access must be \"all\" or \"write\", not {other:?}",
                                     r.path
                                 ),
-                            }),
-                        };
+                            })
+                        }
+                    };
                     self.deny(&r.path, errno, scope, origin)?;
                 }
             }

@@ -16,11 +16,11 @@ pub fn spec() -> Spec {
     let mut s = Spec::default();
     for (nr, e) in TABLE {
         match e.support {
-            Support::Native => s.native.push(i64::from(*nr)),
+            Support::Native => s.native.push(*nr),
             Support::Emulated(_) => {}
-            Support::Denied(errno) => s.denied.push((i64::from(*nr), errno as i32)),
+            Support::Denied(errno) => s.denied.push((*nr, errno as i32)),
             Support::Guarded(errno, when) => s.guarded.push(Guarded {
-                nr: i64::from(*nr),
+                nr: *nr,
                 errno: errno as i32,
                 any_of: when.iter().map(|c| c.to_vec()).collect(),
             }),
@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn spec_has_no_emulated_numbers() {
         let s = spec();
-        let open = i64::from(libc::SYS_openat);
+        let open = libc::SYS_openat;
         assert!(!s.native.contains(&open));
         assert!(!s.denied.iter().any(|d| d.0 == open));
     }

@@ -29,7 +29,7 @@ impl Terminal {
             return Ok(None);
         }
         let pty = nix::pty::openpty(None, None)?;
-        let slave_path = PathBuf::from(nix::unistd::ttyname(pty.slave.as_fd())?);
+        let slave_path = nix::unistd::ttyname(pty.slave.as_fd())?;
         nix::fcntl::fcntl(
             pty.master.as_raw_fd(),
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
