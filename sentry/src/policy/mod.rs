@@ -125,6 +125,8 @@ pub struct Policy {
     pub tmp_size: u64,
     pub env_pass: Vec<String>,
     pub env_set: Vec<(String, String)>,
+    /// The agent's terminal (/dev/pts/N), when it has one.
+    pub tty: Option<PathBuf>,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -216,7 +218,15 @@ impl Policy {
                     _ => (Ok(()), "dev".into()),
                 });
             }
-            if DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
+            if s == b"/dev/pts" && self.tty.is_some() {
+                return Some(match access {
+                    Access::Lookup | Access::Read => (Ok(()), "dev".into()),
+                    Access::Write => (Err(Errno::EROFS), "dev".into()),
+                    Access::Exec => (Err(Errno::EACCES), "dev".into()),
+                });
+            }
+            let is_tty = self.tty.as_deref() == Some(path);
+            if is_tty || DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
                 return Some(match access {
                     Access::Exec => (Err(Errno::EACCES), "dev".into()),
                     _ => (Ok(()), "dev".into()),
@@ -306,6 +316,7 @@ mod tests {
             tmp_size: 1 << 20,
             env_pass: vec![],
             env_set: vec![],
+            tty: None,
         }
     }
 

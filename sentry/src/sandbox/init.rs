@@ -40,6 +40,8 @@ pub struct Plan {
     pub env: Vec<CString>,
     /// The pty slave, when the agent gets a terminal.
     pub tty: Option<OwnedFd>,
+    /// Its path (/dev/pts/N): that one node is bound into the view's /dev/pts, so ttyname() works.
+    pub tty_path: Option<PathBuf>,
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
 }
 
@@ -229,6 +231,16 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     ] {
         std::os::unix::fs::symlink(to, PathBuf::from("/tmp/dev").join(link))
             .map_err(|e| format!("/dev/{link}: {e}"))?;
+    }
+    if let Some(tp) = &plan.tty_path {
+        let target = under_base(tp);
+        if let Some(parent) = target.parent() {
+            mkdir_p(parent)?;
+        }
+        std::fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+        let tree = ctx(sys::clone_tree(host_dev.as_fd(), &cs(tp.strip_prefix("/dev").unwrap_or(tp)).map_err(|e| e.to_string())?), || "clone tty".into())?;
+        ctx(sys::mount_setattr(tree.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC, sys::MOUNT_ATTR_NODEV, true), || "tty flags".into())?;
+        ctx(sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?), || "bind tty".into())?;
     }
     mkdir_p(Path::new("/tmp/dev/shm"))?;
     let shm = ctx(sys::clone_tree(tmp.as_fd(), c"dev/shm"), || {

@@ -91,7 +91,7 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec, tty: Option<OwnedFd>) -> Result<(Plan, Vec<WMount>), SandboxError> {
+fn plan(spec: &Spec, tty: Option<OwnedFd>, tty_path: Option<PathBuf>) -> Result<(Plan, Vec<WMount>), SandboxError> {
     let mut binds = Vec::new();
     let mut writable = Vec::new();
     for g in &spec.policy.grants {
@@ -149,6 +149,7 @@ fn plan(spec: &Spec, tty: Option<OwnedFd>) -> Result<(Plan, Vec<WMount>), Sandbo
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             tty,
+            tty_path,
             filters,
         },
         writable,
@@ -179,16 +180,13 @@ fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
 }
 
 /// Runs the sandbox to completion and returns the exit code to report (the agent's, or 128+N when killed by N).
-pub fn run(spec: Spec) -> Result<i32, SandboxError> {
+pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     preflight()?;
     let term = tty::Terminal::detect().map_err(host("terminal"))?;
-    let (plan, writable) = plan(
-        &spec,
-        term.as_ref()
-            .map(|t| t.slave())
-            .transpose()
-            .map_err(host("pty"))?,
-    )?;
+    let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
+    spec.policy.tty = tty_path.clone();
+    let slave = term.as_ref().map(|t| t.slave()).transpose().map_err(host("pty"))?;
+    let (plan, writable) = plan(&spec, slave, tty_path)?;
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,

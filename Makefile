@@ -1,0 +1,44 @@
+# capvisor — build, test, run. See README.md.
+CARGO ?= cargo
+PREFIX ?= /usr/local
+# What `make run` runs in the sandbox. Override: make run CMD="python3 -c 'print(1)'"
+CMD ?= bash -c 'echo "hello from the sandbox: $$(id -un) in $$(pwd)"; ls /; cat /etc/shadow || true'
+
+.PHONY: all build run test unit integration lint fmt bench install deps ci clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+# The main job: build, then run CMD under `sentry exec` with the embedded default policy.
+run: build
+	./target/release/sentry exec -- $(CMD)
+
+# Everything the CI runs: unit tests, integration and security tests against the real binary.
+test:
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Syscall and start-up costs, natively and under the sentry, as ratios in one run.
+bench:
+	$(CARGO) build --release -p sentry -p bench
+	./target/release/bench run --sentry ./target/release/sentry
+
+install: build
+	install -D -m 0755 target/release/sentry $(DESTDIR)$(PREFIX)/bin/sentry
+
+# System packages the tests use (Debian).
+deps:
+	./.ci/deps
+
+ci: deps lint test
+
+clean:
+	$(CARGO) clean
