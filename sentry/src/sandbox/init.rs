@@ -238,9 +238,26 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             mkdir_p(parent)?;
         }
         std::fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        let tree = ctx(sys::clone_tree(host_dev.as_fd(), &cs(tp.strip_prefix("/dev").unwrap_or(tp)).map_err(|e| e.to_string())?), || "clone tty".into())?;
-        ctx(sys::mount_setattr(tree.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC, sys::MOUNT_ATTR_NODEV, true), || "tty flags".into())?;
-        ctx(sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?), || "bind tty".into())?;
+        let tree = ctx(
+            sys::clone_tree(
+                host_dev.as_fd(),
+                &cs(tp.strip_prefix("/dev").unwrap_or(tp)).map_err(|e| e.to_string())?,
+            ),
+            || "clone tty".into(),
+        )?;
+        ctx(
+            sys::mount_setattr(
+                tree.as_fd(),
+                sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+                sys::MOUNT_ATTR_NODEV,
+                true,
+            ),
+            || "tty flags".into(),
+        )?;
+        ctx(
+            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
+            || "bind tty".into(),
+        )?;
     }
     mkdir_p(Path::new("/tmp/dev/shm"))?;
     let shm = ctx(sys::clone_tree(tmp.as_fd(), c"dev/shm"), || {

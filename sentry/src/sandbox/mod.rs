@@ -91,7 +91,11 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec, tty: Option<OwnedFd>, tty_path: Option<PathBuf>) -> Result<(Plan, Vec<WMount>), SandboxError> {
+fn plan(
+    spec: &Spec,
+    tty: Option<OwnedFd>,
+    tty_path: Option<PathBuf>,
+) -> Result<(Plan, Vec<WMount>), SandboxError> {
     let mut binds = Vec::new();
     let mut writable = Vec::new();
     for g in &spec.policy.grants {
@@ -185,7 +189,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let term = tty::Terminal::detect().map_err(host("terminal"))?;
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
     spec.policy.tty = tty_path.clone();
-    let slave = term.as_ref().map(|t| t.slave()).transpose().map_err(host("pty"))?;
+    let slave = term
+        .as_ref()
+        .map(|t| t.slave())
+        .transpose()
+        .map_err(host("pty"))?;
     let (plan, writable) = plan(&spec, slave, tty_path)?;
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,

@@ -80,6 +80,19 @@ const PER_LINUX: u32 = 0;
 const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
 /// personality(2): refused unless arg0 (low 32 bits) is PER_LINUX or the query.
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags with SECCOMP_FILTER_FLAG_NEW_LISTENER): an agent's own supervisor would
+/// outrank the ptrace platform's trace stops. The notify platform's kernel refuses it with EBUSY anyway.
+const SECCOMP_LISTENER_GUARD: &[&[Cond]] = &[&[
+    Cond {
+        arg: 0,
+        cmp: Cmp::Eq32(1),
+    },
+    Cond {
+        arg: 1,
+        cmp: Cmp::AnyBit(8),
+    },
+]];
+
 const PERSONALITY_GUARD: &[&[Cond]] = &[&[
     Cond {
         arg: 0,
@@ -748,7 +761,15 @@ pub static TABLE: &[(c_long, Entry)] = &[
         libc::SYS_renameat2,
         Entry::emulated("renameat2", fs::sys_renameat2, "both paths resolved and policy-checked by the sentry"),
     ),
-    (libc::SYS_seccomp, Entry::native("seccomp", "can only add filters, which narrow what the agent may do")),
+    (
+        libc::SYS_seccomp,
+        Entry::guarded(
+            "seccomp",
+            Errno::EBUSY,
+            SECCOMP_LISTENER_GUARD,
+            "adding filters only narrows; a second user-notify listener is refused (EBUSY, as the kernel would)",
+        ),
+    ),
     (libc::SYS_getrandom, Entry::native("getrandom", "reads the kernel's random pool")),
     (libc::SYS_memfd_create, Entry::native("memfd_create", "anonymous memory file; its name is only a label")),
     (libc::SYS_kexec_file_load, Entry::denied("kexec_file_load", Errno::EPERM, "would replace the host kernel")),
@@ -1031,7 +1052,11 @@ mod tests {
             .iter()
             .filter(|(_, e)| matches!(e.support, Support::Guarded(..)))
             .count();
-        assert_eq!(guarded, 4);
+        assert_eq!(guarded, 5);
+        match entry("seccomp").support {
+            Support::Guarded(Errno::EBUSY, when) => assert_eq!(when, SECCOMP_LISTENER_GUARD),
+            _ => panic!("seccomp must be guarded"),
+        }
     }
 
     #[test]
