@@ -1,1 +1,861 @@
-fn main() {}
+//! `make bench`: what a syscall and a sandbox start-up cost under the sentry, as ratios to native
+//! measured in the same run.
+//!
+//! One binary, two roles:
+//!
+//! - `bench probe <what> <iterations>` runs one tight loop (after a warm-up) and prints
+//!   `{"probe":…,"iterations":…,"ns_per_op":…}` on stdout. Its fixtures live in the current
+//!   directory and are created if missing.
+//! - `bench run [--sentry PATH] [--quick]` copies itself into a fresh workspace under the temp
+//!   directory, runs every probe there natively and under `sentry exec --`, alternating over
+//!   several rounds, takes medians, times start-up, prints a table and PASS/MISS against the
+//!   targets, and writes the results to `target/bench.json`. A miss is reported, never fatal.
+
+use std::ffi::{CStr, CString, OsString};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// The environment every child gets (plus HOME when the caller has one: the sentry's default
+/// policy resolves `~` against it).
+const CHILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Fixture names, relative to the probe's working directory.
+const FILE: &str = "bench-file";
+const READ_DIR: &str = "bench-read";
+const READ_FILES: usize = 100;
+const READ_FILE_BYTES: usize = 64;
+
+/// Targets (see DESIGN.md, "Speed").
+const GETPID_MAX_RATIO: f64 = 1.1;
+const OPEN_CLOSE_MAX_RATIO: f64 = 5.0;
+const STARTUP_MAX: Duration = Duration::from_millis(20);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["probe", what, n] => probe_main(what, n),
+        ["run", rest @ ..] => run_main(rest),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: bench run [--sentry PATH] [--quick]\n       bench probe <getpid|open_close|stat|fork_exec_wait|read_100> <iterations>";
+
+// ---------------------------------------------------------------------------------------------
+// Probe role
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    Getpid,
+    OpenClose,
+    Stat,
+    ForkExecWait,
+    Read100,
+}
+
+impl Probe {
+    const ALL: [Probe; 5] = [
+        Probe::Getpid,
+        Probe::OpenClose,
+        Probe::Stat,
+        Probe::ForkExecWait,
+        Probe::Read100,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Probe::Getpid => "getpid",
+            Probe::OpenClose => "open_close",
+            Probe::Stat => "stat",
+            Probe::ForkExecWait => "fork_exec_wait",
+            Probe::Read100 => "read_100",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Probe> {
+        Probe::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Iterations per run: full runs take roughly a second under the sentry, quick ones a
+    /// few milliseconds.
+    fn iterations(self, quick: bool) -> u64 {
+        match (self, quick) {
+            (Probe::Getpid, false) => 2_000_000,
+            (Probe::Getpid, true) => 100_000,
+            (Probe::OpenClose | Probe::Stat, false) => 20_000,
+            (Probe::OpenClose | Probe::Stat, true) => 1_000,
+            (Probe::ForkExecWait, false) => 200,
+            (Probe::ForkExecWait, true) => 20,
+            (Probe::Read100, false) => 100,
+            (Probe::Read100, true) => 5,
+        }
+    }
+}
+
+fn probe_main(what: &str, n: &str) -> Result<(), String> {
+    let probe = Probe::parse(what).ok_or_else(|| format!("unknown probe {what:?}\n{USAGE}"))?;
+    let iterations: u64 = n
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("iterations must be a positive integer, not {n:?}"))?;
+    setup_fixtures(Path::new("."))?;
+    let warmup = (iterations / 10).max(1);
+    run_probe(probe, warmup)?;
+    let elapsed = run_probe(probe, iterations)?;
+    let ns_per_op = elapsed.as_secs_f64() * 1e9 / as_f64(iterations);
+    println!(
+        "{{\"probe\":\"{}\",\"iterations\":{iterations},\"ns_per_op\":{ns_per_op:.1}}}",
+        probe.name()
+    );
+    Ok(())
+}
+
+/// Creates the probe's files under `dir` unless they are already there with the right size.
+fn setup_fixtures(dir: &Path) -> Result<(), String> {
+    let write_if_missing = |p: &Path, len: usize| -> Result<(), String> {
+        if std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == as_u64(len)) {
+            return Ok(());
+        }
+        std::fs::write(p, vec![b'x'; len]).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    write_if_missing(&dir.join(FILE), READ_FILE_BYTES)?;
+    let rd = dir.join(READ_DIR);
+    std::fs::create_dir_all(&rd).map_err(|e| format!("{}: {e}", rd.display()))?;
+    for i in 0..READ_FILES {
+        write_if_missing(&rd.join(format!("f{i:03}")), READ_FILE_BYTES)?;
+    }
+    Ok(())
+}
+
+fn cstring(s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
+}
+
+fn errno_msg(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+/// Runs `n` iterations of `probe` and returns the wall time they took.
+fn run_probe(probe: Probe, n: u64) -> Result<Duration, String> {
+    match probe {
+        Probe::Getpid => Ok(loop_getpid(n)),
+        Probe::OpenClose => loop_open_close(&cstring(FILE)?, n),
+        Probe::Stat => loop_stat(&cstring(FILE)?, n),
+        Probe::ForkExecWait => loop_fork_exec_wait(n),
+        Probe::Read100 => {
+            let paths = (0..READ_FILES)
+                .map(|i| cstring(&format!("{READ_DIR}/f{i:03}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            loop_read(&paths, n)
+        }
+    }
+}
+
+fn loop_getpid(n: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getpid takes no arguments, touches no memory and cannot fail.
+        let pid = unsafe { libc::syscall(libc::SYS_getpid) };
+        black_box(pid);
+    }
+    start.elapsed()
+}
+
+fn open_ro(path: &CStr) -> Result<libc::c_int, String> {
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno_msg(&format!("open {}", path.to_string_lossy())));
+    }
+    Ok(fd)
+}
+
+fn close(fd: libc::c_int) -> Result<(), String> {
+    // SAFETY: `fd` was returned by open() in this loop and is closed exactly once.
+    if unsafe { libc::close(fd) } != 0 {
+        return Err(errno_msg("close"));
+    }
+    Ok(())
+}
+
+fn loop_open_close(path: &CStr, n: u64) -> Result<Duration, String> {
+    let start = Instant::now();
+    for _ in 0..n {
+        close(open_ro(path)?)?;
+    }
+    Ok(start.elapsed())
+}
+
+fn loop_stat(path: &CStr, n: u64) -> Result<Duration, String> {
+    // SAFETY: `struct stat` is plain old data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: `path` is NUL-terminated and `st` is a writable `struct stat`.
+        if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
+            return Err(errno_msg(&format!("stat {}", path.to_string_lossy())));
+        }
+        black_box(&st);
+    }
+    Ok(start.elapsed())
+}
+
+fn loop_read(paths: &[CString], n: u64) -> Result<Duration, String> {
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    for _ in 0..n {
+        for p in paths {
+            let fd = open_ro(p)?;
+            // SAFETY: `buf` is writable for `buf.len()` bytes; `fd` is open.
+            let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            close(fd)?;
+            if usize::try_from(got).ok() != Some(READ_FILE_BYTES) {
+                return Err(format!(
+                    "read {}: got {got} bytes, expected {READ_FILE_BYTES} ({})",
+                    p.to_string_lossy(),
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    Ok(start.elapsed())
+}
+
+fn loop_fork_exec_wait(n: u64) -> Result<Duration, String> {
+    // Everything the child touches is built before fork: it only calls execve and _exit.
+    let prog = cstring("/bin/true")?;
+    let env0 = cstring(&format!("PATH={CHILD_PATH}"))?;
+    let argv: [*const libc::c_char; 2] = [prog.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 2] = [env0.as_ptr(), std::ptr::null()];
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: the child only calls the async-signal-safe execve and _exit before
+        // replacing or ending itself, so forking a (single-threaded) process is sound.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(errno_msg("fork"));
+        }
+        if pid == 0 {
+            // SAFETY: `prog`, `argv` and `envp` are NUL-terminated and were built before fork.
+            unsafe { libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+            // SAFETY: exec failed; leave the child without running the parent's atexit
+            // handlers or flushing its buffers.
+            unsafe { libc::_exit(127) };
+        }
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a writable int and `pid` is our child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+            return Err(errno_msg("waitpid"));
+        }
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            return Err(format!(
+                "/bin/true: child ended with wait status {status:#x}"
+            ));
+        }
+    }
+    Ok(start.elapsed())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver role
+// ---------------------------------------------------------------------------------------------
+
+struct RunConfig {
+    sentry: PathBuf,
+    quick: bool,
+}
+
+fn parse_run_args(args: &[&str]) -> Result<RunConfig, String> {
+    let mut sentry = None;
+    let mut quick = false;
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        match a {
+            "--quick" => quick = true,
+            "--sentry" => {
+                let p = it.next().ok_or("--sentry needs a PATH")?;
+                sentry = Some(PathBuf::from(p));
+            }
+            _ => match a.strip_prefix("--sentry=") {
+                Some(p) => sentry = Some(PathBuf::from(p)),
+                None => return Err(format!("unknown argument {a:?}\n{USAGE}")),
+            },
+        }
+    }
+    // Default: the sentry built next to this binary.
+    let sentry = match sentry {
+        Some(s) => s,
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot locate this binary: {e}"))?
+            .with_file_name("sentry"),
+    };
+    let sentry = std::fs::canonicalize(&sentry).map_err(|e| {
+        format!(
+            "sentry binary {}: {e} (build it with `cargo build --release -p sentry`)",
+            sentry.display()
+        )
+    })?;
+    Ok(RunConfig { sentry, quick })
+}
+
+/// A fresh directory under the temp dir, removed on drop.
+struct Workspace(PathBuf);
+
+impl Workspace {
+    fn create() -> Result<Workspace, String> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        for attempt in 0..100u32 {
+            let p = base.join(format!(
+                "capvisor-bench-{}-{nanos:x}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::create_dir(&p) {
+                Ok(()) => return Ok(Workspace(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("{}: {e}", p.display())),
+            }
+        }
+        Err(format!(
+            "could not create a fresh directory under {}",
+            base.display()
+        ))
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("bench: warning: could not remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+fn base_command(program: &Path, cwd: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(cwd)
+        .env_clear()
+        .env("PATH", CHILD_PATH)
+        .stdin(Stdio::null());
+    if let Some(home) = std::env::var_os("HOME") {
+        c.env("HOME", home);
+    }
+    c
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Native,
+    Sentry,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Native => "native",
+            Mode::Sentry => "sentry",
+        }
+    }
+}
+
+struct Driver {
+    sentry: PathBuf,
+    work: PathBuf,
+}
+
+impl Driver {
+    /// `argv` run in the workspace, natively or as `sentry exec -- argv`.
+    fn command(&self, mode: Mode, argv: &[&str]) -> Command {
+        match mode {
+            Mode::Native => {
+                let (prog, rest) = argv.split_first().expect("argv is never empty");
+                let mut c = base_command(Path::new(prog), &self.work);
+                c.args(rest);
+                c
+            }
+            Mode::Sentry => {
+                let mut c = base_command(&self.sentry, &self.work);
+                c.args(["exec", "--"]).args(argv);
+                c
+            }
+        }
+    }
+
+    /// One probe run; the ns/op it printed.
+    fn probe(&self, mode: Mode, probe: Probe, n: u64) -> Result<f64, String> {
+        let n = n.to_string();
+        let out = self
+            .command(mode, &["./bench", "probe", probe.name(), &n])
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(format!(
+                "{} probe {} exited with {}: {}",
+                mode.name(),
+                probe.name(),
+                out.status,
+                one_line(&format!("{stderr}{stdout}"))
+            ));
+        }
+        json_number(&stdout, "ns_per_op").ok_or_else(|| {
+            format!(
+                "{} probe {}: no ns_per_op in its output {:?}",
+                mode.name(),
+                probe.name(),
+                one_line(&stdout)
+            )
+        })
+    }
+
+    /// Wall time of one start-to-exit of `/bin/true`.
+    fn startup(&self, mode: Mode) -> Result<Duration, String> {
+        let mut c = self.command(mode, &["/bin/true"]);
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = c
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "{} /bin/true exited with {}: {}",
+                mode.name(),
+                out.status,
+                one_line(&String::from_utf8_lossy(&out.stderr))
+            ));
+        }
+        Ok(took)
+    }
+}
+
+/// `s` squeezed onto one line, and cut short if long.
+fn one_line(s: &str) -> String {
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() > 400 {
+        let cut: String = joined.chars().take(400).collect();
+        format!("{cut}…")
+    } else {
+        joined
+    }
+}
+
+/// The number after `"key":` in a flat JSON object.
+fn json_number(s: &str, key: &str) -> Option<f64> {
+    let pat = format!("\"{key}\":");
+    let rest = s[s.find(&pat)? + pat.len()..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+fn as_f64(n: u64) -> f64 {
+    // Iteration counts stay far below 2^53, where this is exact.
+    n as f64
+}
+
+fn as_u64(n: usize) -> u64 {
+    u64::try_from(n).expect("usize fits in u64")
+}
+
+/// What a probe or the start-up measured: medians, or why it could not.
+struct Row {
+    name: &'static str,
+    iterations: u64,
+    native: Result<f64, String>,
+    sentry: Result<f64, String>,
+}
+
+impl Row {
+    fn ratio(&self) -> Option<f64> {
+        match (&self.native, &self.sentry) {
+            (Ok(n), Ok(s)) if *n > 0.0 => Some(s / n),
+            _ => None,
+        }
+    }
+}
+
+/// Median of the successful samples, or the first error if there were none.
+fn summarize(samples: &[Result<f64, String>]) -> Result<f64, String> {
+    let ok: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.as_ref().ok())
+        .copied()
+        .collect();
+    if let Some(m) = median(&ok) {
+        return Ok(m);
+    }
+    Err(samples
+        .iter()
+        .find_map(|s| s.as_ref().err().cloned())
+        .unwrap_or_else(|| "no samples".into()))
+}
+
+fn run_main(args: &[&str]) -> Result<(), String> {
+    let cfg = parse_run_args(args)?;
+    let rounds: usize = if cfg.quick { 3 } else { 5 };
+    let startup_runs: usize = if cfg.quick { 5 } else { 30 };
+
+    let ws = Workspace::create()?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
+    let bench_copy = ws.0.join("bench");
+    std::fs::copy(&exe, &bench_copy)
+        .map_err(|e| format!("copy {} to {}: {e}", exe.display(), bench_copy.display()))?;
+    setup_fixtures(&ws.0)?;
+    let d = Driver {
+        sentry: cfg.sentry.clone(),
+        work: ws.0.clone(),
+    };
+
+    eprintln!(
+        "bench: sentry {}, workspace {}, {rounds} rounds{}",
+        cfg.sentry.display(),
+        ws.0.display(),
+        if cfg.quick { " (quick)" } else { "" }
+    );
+
+    let mut rows = Vec::new();
+    for probe in Probe::ALL {
+        let n = probe.iterations(cfg.quick);
+        let mut native = Vec::new();
+        let mut sentry = Vec::new();
+        for round in 0..rounds {
+            eprint!("\rbench: {:<16} round {}/{rounds}", probe.name(), round + 1);
+            let _ = std::io::stderr().flush();
+            // Alternate which goes first so neither always runs on a warmer machine.
+            let order = if round % 2 == 0 {
+                [Mode::Native, Mode::Sentry]
+            } else {
+                [Mode::Sentry, Mode::Native]
+            };
+            for mode in order {
+                let r = d.probe(mode, probe, n);
+                match mode {
+                    Mode::Native => native.push(r),
+                    Mode::Sentry => sentry.push(r),
+                }
+            }
+            // A probe that fails once will fail again: do not spend the rounds on it.
+            if native.iter().chain(&sentry).all(Result::is_err) {
+                break;
+            }
+        }
+        rows.push(Row {
+            name: probe.name(),
+            iterations: n,
+            native: summarize(&native),
+            sentry: summarize(&sentry),
+        });
+    }
+
+    // Start-up: warm the page cache, then alternate.
+    eprint!("\rbench: {:<16} {startup_runs} runs each      ", "startup");
+    let _ = std::io::stderr().flush();
+    for mode in [Mode::Native, Mode::Sentry] {
+        for _ in 0..3 {
+            let _ = d.startup(mode);
+        }
+    }
+    let mut native = Vec::new();
+    let mut sentry = Vec::new();
+    for i in 0..startup_runs {
+        let order = if i % 2 == 0 {
+            [Mode::Native, Mode::Sentry]
+        } else {
+            [Mode::Sentry, Mode::Native]
+        };
+        for mode in order {
+            let r = d.startup(mode).map(|t| t.as_secs_f64() * 1e9);
+            match mode {
+                Mode::Native => native.push(r),
+                Mode::Sentry => sentry.push(r),
+            }
+        }
+    }
+    eprintln!("\r{:<60}", "");
+    let startup = Row {
+        name: "startup",
+        iterations: as_u64(startup_runs),
+        native: summarize(&native),
+        sentry: summarize(&sentry),
+    };
+    drop(d);
+    drop(ws);
+
+    let checks = checks(&rows, &startup);
+    print!("{}", report(&rows, &startup, &checks, rounds));
+
+    let json = to_json(&cfg, rounds, &rows, &startup, &checks);
+    let path = json_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("results written to {}", path.display());
+    Ok(())
+}
+
+/// `target/bench.json` of the workspace this binary was built in (`<target>/<profile>/bench`),
+/// or `./target/bench.json` when it does not live under a `target` directory.
+fn json_path() -> PathBuf {
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(t).join("bench.json");
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| {
+            let target = e.parent()?.parent()?;
+            (target.file_name()? == "target").then(|| target.join("bench.json"))
+        })
+        .unwrap_or_else(|| PathBuf::from("target/bench.json"))
+}
+
+struct Check {
+    name: &'static str,
+    target: String,
+    /// The measured value as shown, or why there is none.
+    actual: Result<String, String>,
+    pass: bool,
+}
+
+fn checks(rows: &[Row], startup: &Row) -> Vec<Check> {
+    let ratio_check = |name: &'static str, probe: &str, max: f64| {
+        let row = rows.iter().find(|r| r.name == probe);
+        let ratio = row.and_then(Row::ratio);
+        Check {
+            name,
+            target: format!("ratio <= {max}"),
+            actual: ratio.map(|r| format!("{r:.2}x")).ok_or_else(|| {
+                row.and_then(|r| r.sentry.as_ref().err().or(r.native.as_ref().err()))
+                    .cloned()
+                    .unwrap_or_else(|| "not measured".into())
+            }),
+            pass: ratio.is_some_and(|r| r <= max),
+        }
+    };
+    let startup_ns = startup.sentry.as_ref().ok().copied();
+    let max_ns = STARTUP_MAX.as_secs_f64() * 1e9;
+    vec![
+        ratio_check("getpid", "getpid", GETPID_MAX_RATIO),
+        ratio_check("open+close", "open_close", OPEN_CLOSE_MAX_RATIO),
+        Check {
+            name: "startup",
+            target: format!("median < {} ms", STARTUP_MAX.as_millis()),
+            actual: startup
+                .sentry
+                .as_ref()
+                .map(|ns| format!("{:.2} ms", ns / 1e6))
+                .map_err(Clone::clone),
+            pass: startup_ns.is_some_and(|ns| ns < max_ns),
+        },
+    ]
+}
+
+fn fmt_ns(v: &Result<f64, String>) -> String {
+    match v {
+        Ok(ns) if *ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        Ok(ns) if *ns >= 1e4 => format!("{:.1} us", ns / 1e3),
+        Ok(ns) => format!("{ns:.1} ns"),
+        Err(_) => "FAILED".into(),
+    }
+}
+
+fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<16} {:>10} {:>14} {:>14} {:>9}",
+        "probe", "iters", "native/op", "sentry/op", "ratio"
+    );
+    let _ = writeln!(s, "{}", "-".repeat(67));
+    let line = |s: &mut String, r: &Row| {
+        let ratio = r.ratio().map_or_else(|| "-".into(), |x| format!("{x:.2}x"));
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>14} {:>14} {:>9}",
+            r.name,
+            r.iterations,
+            fmt_ns(&r.native),
+            fmt_ns(&r.sentry),
+            ratio
+        );
+    };
+    for r in rows {
+        line(&mut s, r);
+    }
+    line(&mut s, startup);
+    let _ = writeln!(
+        s,
+        "(medians of {rounds} alternating rounds per probe, read_100 per 100 files; \
+         startup = wall time of `/bin/true` vs `sentry exec -- /bin/true`, median of {} runs each)",
+        startup.iterations
+    );
+    let mut errors: Vec<&String> = rows
+        .iter()
+        .chain(std::iter::once(startup))
+        .flat_map(|r| [r.native.as_ref().err(), r.sentry.as_ref().err()])
+        .flatten()
+        .collect();
+    errors.dedup();
+    for e in errors {
+        let _ = writeln!(s, "error: {e}");
+    }
+    let _ = writeln!(s);
+    for c in checks {
+        let _ = writeln!(
+            s,
+            "{:<4} {:<11} {:<16} {}",
+            if c.pass { "PASS" } else { "MISS" },
+            c.name,
+            c.target,
+            match &c.actual {
+                Ok(a) => a.clone(),
+                Err(e) => format!("no measurement: {e}"),
+            }
+        );
+    }
+    s
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_value(v: &Result<f64, String>) -> String {
+    v.as_ref()
+        .map_or_else(|_| "null".into(), |x| format!("{x:.1}"))
+}
+
+fn json_row(r: &Row) -> String {
+    let errs: Vec<String> = [&r.native, &r.sentry]
+        .iter()
+        .filter_map(|v| v.as_ref().err())
+        .map(|e| json_str(e))
+        .collect();
+    format!(
+        "{{\"name\":{},\"iterations\":{},\"native_ns\":{},\"sentry_ns\":{},\"ratio\":{},\"errors\":[{}]}}",
+        json_str(r.name),
+        r.iterations,
+        json_value(&r.native),
+        json_value(&r.sentry),
+        r.ratio().map_or_else(|| "null".into(), |x| format!("{x:.3}")),
+        errs.join(",")
+    )
+}
+
+fn to_json(
+    cfg: &RunConfig,
+    rounds: usize,
+    rows: &[Row],
+    startup: &Row,
+    checks: &[Check],
+) -> String {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let probes: Vec<String> = rows
+        .iter()
+        .map(|r| format!("    {}", json_row(r)))
+        .collect();
+    let checks: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "    {{\"name\":{},\"target\":{},\"actual\":{},\"pass\":{}}}",
+                json_str(c.name),
+                json_str(&c.target),
+                match &c.actual {
+                    Ok(a) => json_str(a),
+                    Err(_) => "null".into(),
+                },
+                c.pass
+            )
+        })
+        .collect();
+    let sentry: OsString = cfg.sentry.clone().into_os_string();
+    format!(
+        "{{\n  \"unix_time\": {unix},\n  \"sentry\": {},\n  \"quick\": {},\n  \"rounds\": {rounds},\n  \"probes\": [\n{}\n  ],\n  \"startup\": {},\n  \"checks\": [\n{}\n  ]\n}}\n",
+        json_str(&sentry.to_string_lossy()),
+        cfg.quick,
+        probes.join(",\n"),
+        json_row(startup),
+        checks.join(",\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn json_number_finds_key() {
+        let s = "{\"probe\":\"getpid\",\"iterations\":10,\"ns_per_op\":123.4}\n";
+        assert_eq!(json_number(s, "ns_per_op"), Some(123.4));
+        assert_eq!(json_number(s, "iterations"), Some(10.0));
+        assert_eq!(json_number(s, "missing"), None);
+    }
+
+    #[test]
+    fn json_str_escapes() {
+        assert_eq!(json_str("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+
+    #[test]
+    fn probe_names_round_trip() {
+        for p in Probe::ALL {
+            assert_eq!(Probe::parse(p.name()), Some(p));
+        }
+        assert_eq!(Probe::parse("nope"), None);
+    }
+}

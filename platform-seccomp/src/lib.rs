@@ -27,21 +27,23 @@ pub struct Notification {
 }
 
 /// Installs the filters in the calling thread (all must be installed before exec). The last program must be the trap
-/// filter; with `listener` set, it is installed with `SECCOMP_FILTER_FLAG_NEW_LISTENER` and the listener fd returned.
-/// `no_new_privs` is set first.
+/// filter; with `listener` set, it is installed first, with `SECCOMP_FILTER_FLAG_NEW_LISTENER`, and the listener fd
+/// returned — first, because the other programs may refuse a later listener (the table guards seccomp(2) that way).
+/// The order does not change the result: the kernel keeps the action of highest precedence across all filters.
+/// `no_new_privs` is set before anything.
 pub fn install(programs: &[Vec<sock_filter>], listener: bool) -> Result<Option<OwnedFd>, Errno> {
     sys::set_no_new_privs()?;
-    let mut out = None;
-    let last = programs.len().saturating_sub(1);
-    for (i, p) in programs.iter().enumerate() {
-        let flags = if listener && i == last {
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
-        } else {
-            0
-        };
-        if let Some(fd) = sys::install_filter(p, flags)? {
-            out = Some(fd);
-        }
+    let Some((trap, rest)) = programs.split_last() else {
+        return Ok(None);
+    };
+    let flags = if listener {
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        0
+    };
+    let out = sys::install_filter(trap, flags)?;
+    for p in rest {
+        sys::install_filter(p, 0)?;
     }
     Ok(out)
 }

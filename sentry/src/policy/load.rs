@@ -377,6 +377,7 @@ impl Builder {
             env_pass: self.env_pass,
             env_set: self.env_set,
             tty: None,
+            deny_set: Default::default(),
         }
     }
 }

@@ -81,6 +81,7 @@ pub struct Deny {
     pub pattern: String,
     /// Matches the path itself and everything below it.
     matcher: GlobMatcher,
+    glob: globset::Glob,
     /// A plain path (no glob characters): the mount view masks it too.
     pub literal: Option<PathBuf>,
     pub errno: Errno,
@@ -127,6 +128,8 @@ pub struct Policy {
     pub env_set: Vec<(String, String)>,
     /// The agent's terminal (/dev/pts/N), when it has one.
     pub tty: Option<PathBuf>,
+    /// All deny rules as one matcher, built on first use.
+    pub deny_set: std::sync::OnceLock<globset::GlobSet>,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -162,11 +165,23 @@ impl Policy {
         if let Some(d) = self.decide_fixed(access, path) {
             return d;
         }
-        for d in &self.deny {
-            if d.scope == DenyScope::Write && access != Access::Write {
-                continue;
+        let set = self.deny_set.get_or_init(|| {
+            let mut b = globset::GlobSetBuilder::new();
+            for d in &self.deny {
+                b.add(d.glob.clone());
             }
-            if d.matches(path) {
+            // Each glob was already compiled alone, so the set builds; an empty set matches nothing.
+            b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+        });
+        if !set.is_empty() {
+            // The first rule (in policy order) that matches and applies to this access decides.
+            let mut hits = set.matches(path);
+            hits.sort_unstable();
+            for i in hits {
+                let d = &self.deny[i];
+                if d.scope == DenyScope::Write && access != Access::Write {
+                    continue;
+                }
                 return (Err(d.errno), format!("deny {}", d.pattern));
             }
         }
@@ -268,6 +283,7 @@ impl Deny {
         Ok(Self {
             pattern: pattern.to_string(),
             matcher: glob.compile_matcher(),
+            glob,
             literal,
             errno,
             scope,
@@ -317,6 +333,7 @@ mod tests {
             env_pass: vec![],
             env_set: vec![],
             tty: None,
+            deny_set: Default::default(),
         }
     }
 

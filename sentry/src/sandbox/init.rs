@@ -497,6 +497,9 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
     if let Err(e) = sys::drop_all_caps() {
         fail(format!("drop capabilities: {}", e.desc()));
     }
+    if let Err(e) = super::landlock::restrict(plan) {
+        fail(e);
+    }
     let listener = match platform_seccomp::install(&plan.filters, true) {
         Ok(Some(l)) => l,
         Ok(None) => fail("seccomp: no listener".into()),

@@ -9,6 +9,7 @@
 
 pub mod filter;
 pub mod init;
+mod landlock;
 pub mod proto;
 mod tty;
 

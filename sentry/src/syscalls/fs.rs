@@ -73,9 +73,43 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
         t.args.mode = Some(mode);
     }
     let follow = flags & libc::O_NOFOLLOW == 0 && !(creat && excl);
-    let node = t.k.vfs.resolve(t, start, &path, follow)?;
     // Flags for reopening what was resolved: creation is done, and the canonical path has no symlink to refuse.
     let reopen = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    // Fast path: a plain read-only open. Decide on the lexical path, then open it once with no symlink allowed; that
+    // open succeeds only when the lexical path is the canonical one, so the decision held. Anything else (a symlink on
+    // the way, `..`, /proc, a denial that the canonical path might not share) takes the full walk below.
+    if acc == libc::O_RDONLY
+        && flags & (libc::O_CREAT | O_TMPFILE_BITS | libc::O_PATH | libc::O_TRUNC) == 0
+    {
+        if let Some(lex) = t.k.vfs.lexical(t, start, &path)? {
+            if t.k.policy.decide(Access::Read, &lex).0.is_ok() {
+                match t.k.vfs.open_view(&lex, reopen, 0) {
+                    Ok(fd) => {
+                        let node = Node {
+                            policy_path: lex.clone(),
+                            path: lex,
+                            kind: Kind::Missing,
+                        };
+                        t.check(Access::Read, &node)?;
+                        t.still_valid()?;
+                        return Ok(Reply::Fd { fd, cloexec });
+                    }
+                    Err(Errno::ELOOP | Errno::EXDEV) => {}
+                    Err(Errno::ENOENT) if !follow => {}
+                    Err(e) => {
+                        let node = Node {
+                            policy_path: lex.clone(),
+                            path: lex,
+                            kind: Kind::Missing,
+                        };
+                        t.check(Access::Read, &node)?;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    let node = t.k.vfs.resolve(t, start, &path, follow)?;
     let fd: OwnedFd = match &node.kind {
         Kind::Missing => {
             if !creat && !tmpfile {

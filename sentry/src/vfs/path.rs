@@ -106,6 +106,34 @@ enum Magic {
 }
 
 impl Vfs {
+    /// The lexical absolute path, when it can stand for the canonical one if no symlink lies on it: no `..`, not under
+    /// /proc (magic links), not /dev/tty (served specially). None otherwise.
+    pub fn lexical(
+        &self,
+        who: &dyn Caller,
+        start: Start,
+        path: &[u8],
+    ) -> Result<Option<PathBuf>, Errno> {
+        if path.is_empty() || path.ends_with(b"/") || components(path).any(|c| c == b"..") {
+            return Ok(None);
+        }
+        let mut p = if path[0] == b'/' {
+            PathBuf::from("/")
+        } else {
+            match start {
+                Start::Cwd => who.cwd()?,
+                Start::Fd(fd) => who.dir_fd_path(fd)?,
+            }
+        };
+        for c in components(path) {
+            p.push(OsStr::from_bytes(c));
+        }
+        if p.starts_with("/proc") || p == Path::new("/dev/tty") {
+            return Ok(None);
+        }
+        Ok(Some(p))
+    }
+
     /// Resolves `path` for `who`. `follow`: follow a final symlink. A trailing slash requires a directory.
     pub fn resolve(
         &self,
