@@ -155,7 +155,10 @@ fn gcc_compile_and_run_matches_native() {
             .contains("arg2=two words\nsqrt2=1.414214\nfib30=832040\nsize=1048576\nrc=3"),
         "unexpected output:\n{sandboxed}"
     );
-    assert!(sandbox_ws.join("prog").is_file(), "prog not built on the host");
+    assert!(
+        sandbox_ws.join("prog").is_file(),
+        "prog not built on the host"
+    );
 }
 
 const GIT_SCRIPT: &str = "set -e
@@ -214,11 +217,17 @@ fn tar_gzip_round_trip_matches_native() {
     let (_, sandboxed, native_ws, sandbox_ws) =
         assert_same_as_native("tar", &["sh", "-c", TAR_SCRIPT], |_| {});
     assert!(
-        sandboxed.stdout.contains("--- same\nalpha\ngamma\n5000\na.txt\n"),
+        sandboxed
+            .stdout
+            .contains("--- same\nalpha\ngamma\n5000\na.txt\n"),
         "unexpected output:\n{sandboxed}"
     );
     // The extracted tree on the host is identical to the native one.
-    for f in ["out/tree/a.txt", "out/tree/sub/b.txt", "out/tree/sub/deeper/c.txt"] {
+    for f in [
+        "out/tree/a.txt",
+        "out/tree/sub/b.txt",
+        "out/tree/sub/deeper/c.txt",
+    ] {
         let n = std::fs::read(native_ws.join(f)).expect("native file");
         let s = std::fs::read(sandbox_ws.join(f)).expect("sandboxed file on the host");
         assert_eq!(n, s, "{f} differs");
@@ -255,7 +264,12 @@ fn make_parallel_targets_match_native() {
                   make -s clean; ls";
     let (_, sandboxed, _, _) = assert_same_as_native("make", &["sh", "-c", script], |ws| {
         ws.write("Makefile", MAKEFILE);
-        for (n, t) in [("a", "alpha"), ("b", "bravo"), ("c", "charlie"), ("d", "delta")] {
+        for (n, t) in [
+            ("a", "alpha"),
+            ("b", "bravo"),
+            ("c", "charlie"),
+            ("d", "delta"),
+        ] {
             ws.write(&format!("{n}.in"), &format!("{t}\n"));
         }
         ws.write(
@@ -293,10 +307,18 @@ fn exit_code_sigkill_self_reports_137() {
 #[test]
 fn exit_code_sigterm_child_of_shell_reports_143() {
     let ws = TempDir::new("term");
-    let cmd = ["sh", "-c", "sh -c 'kill -TERM $$'; echo \"child=$?\"; exit 5"];
+    let cmd = [
+        "sh",
+        "-c",
+        "sh -c 'kill -TERM $$'; echo \"child=$?\"; exit 5",
+    ];
     let native = run_native(&cmd, ws.path());
     let sandboxed = run_sandboxed(&[], &cmd, ws.path());
-    assert_eq!((native.code, native.stdout.as_str()), (5, "child=143\n"), "native:\n{native}");
+    assert_eq!(
+        (native.code, native.stdout.as_str()),
+        (5, "child=143\n"),
+        "native:\n{native}"
+    );
     assert_eq!(
         (sandboxed.code, sandboxed.stdout.as_str()),
         (5, "child=143\n"),

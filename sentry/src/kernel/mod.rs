@@ -4,16 +4,15 @@
 
 pub mod task;
 
-use platform_seccomp::Notifier;
-
 use crate::audit::Audit;
+use crate::platform::Platform;
 use crate::policy::Policy;
 use crate::vfs::Vfs;
 
 /// Everything a syscall handler may reach, shared read-only by the workers.
 #[derive(Debug)]
 pub struct Kernel {
-    pub notifier: Notifier,
+    pub platform: Box<dyn Platform>,
     pub policy: Policy,
     pub vfs: Vfs,
     pub audit: Audit,

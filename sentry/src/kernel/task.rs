@@ -20,6 +20,7 @@ pub const PATH_MAX: usize = 4096;
 /// The task behind one notification.
 pub struct Task<'k> {
     pub k: &'k Kernel,
+    pub trap: Notification,
     pub id: u64,
     /// Thread id in the sentry's pid namespace.
     pub tid: i32,
@@ -33,6 +34,7 @@ impl<'k> Task<'k> {
     pub fn new(k: &'k Kernel, n: &Notification) -> Self {
         Self {
             k,
+            trap: *n,
             id: n.id,
             tid: n.pid,
             subject: Subject {
@@ -45,7 +47,7 @@ impl<'k> Task<'k> {
     }
 
     pub fn mem(&self) -> TaskMem {
-        TaskMem { pid: self.tid }
+        self.k.platform.mem(&self.trap)
     }
 
     /// Copies a path argument once (EFAULT / ENAMETOOLONG), records it, and re-checks that the notification is still
@@ -77,7 +79,7 @@ impl<'k> Task<'k> {
 
     /// ESRCH once the task stopped waiting (killed, or interrupted by a signal).
     pub fn still_valid(&self) -> Result<(), Errno> {
-        if self.k.notifier.id_valid(self.id) {
+        if self.k.platform.still_valid(&self.trap) {
             Ok(())
         } else {
             Err(Errno::ESRCH)

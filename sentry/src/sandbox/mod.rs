@@ -24,10 +24,10 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use platform_seccomp::bpf::Trap;
-use platform_seccomp::Notifier;
 
 use crate::audit::Audit;
 use crate::kernel::Kernel;
+use crate::platform::Platform;
 use crate::policy::Policy;
 use crate::sys;
 use crate::vfs::{Vfs, WMount};
@@ -269,14 +269,12 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     mounts.push(WMount::new(PathBuf::from("/dev/shm"), tmp_root("dev/shm")?));
     drop(tmp);
 
-    let notifier = Notifier::new(listener);
-    // Best effort: Linux 6.6+ wakes the sentry on the trapping task's CPU.
-    let _ = notifier.set_sync_wakeup();
+    let platform = crate::platform::Seccomp::new(listener);
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
     spec.audit.lifecycle(
         "sandbox_start",
         serde_json::json!({
-            "platform": "seccomp",
+            "platform": platform.name(),
             "program": String::from_utf8_lossy(spec.program.as_bytes()),
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
@@ -284,7 +282,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         }),
     );
     let kernel = Arc::new(Kernel {
-        notifier,
+        platform: Box::new(platform),
         policy: spec.policy,
         vfs: Vfs::new(view_root, mounts, tty_path),
         audit: spec.audit,
@@ -462,12 +460,9 @@ impl Pool {
                 // Same discretionary access as the agent (which has no capabilities).
                 let _ = sys::drop_effective_caps_this_thread();
                 loop {
-                    let n = match k.notifier.recv() {
-                        Ok(n) => n,
-                        Err(Errno::EINTR) => continue,
-                        // The task died between the wake-up and the read, or no task uses the filter any more.
-                        Err(Errno::ENOENT) if k.notifier.alive() => continue,
-                        Err(_) => {
+                    let n = match k.platform.next_trap() {
+                        Ok(Some(n)) => n,
+                        Ok(None) | Err(_) => {
                             pool.idle.fetch_sub(1, Ordering::SeqCst);
                             pool.total.fetch_sub(1, Ordering::SeqCst);
                             return;

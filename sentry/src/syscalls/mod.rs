@@ -9,7 +9,7 @@ pub mod process;
 pub mod table;
 pub mod xattr;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -19,6 +19,7 @@ use platform_seccomp::Notification;
 use crate::audit::Event;
 use crate::kernel::task::Task;
 use crate::kernel::Kernel;
+use crate::platform::Answer;
 use crate::vfs::Start;
 pub use entry::{Entry, Support};
 
@@ -109,25 +110,19 @@ pub fn serve(k: &Kernel, n: &Notification) {
         Some(e) => (e.name, Err(Errno::ENOSYS)),
         None => ("unimplemented", Err(Errno::ENOSYS)),
     };
-    if result.as_ref().err() == Some(&Errno::ESRCH) && !k.notifier.id_valid(n.id) {
+    if result.as_ref().err() == Some(&Errno::ESRCH) && !k.platform.still_valid(n) {
         // The task went away (killed, or a signal interrupted the call, which the kernel restarts): nobody to answer.
         return;
     }
-    let answered: Result<i64, Errno> = match result {
-        Ok(Reply::Val(v)) => k.notifier.reply(n.id, Ok(v)).map(|()| v),
-        Ok(Reply::Fd { fd, cloexec }) => match k.notifier.reply_fd(n.id, fd.as_fd(), cloexec, None)
-        {
-            Ok(newfd) => Ok(i64::from(newfd)),
-            // EMFILE and friends from installing the fd are the task's errno, as they would be natively.
-            Err(e @ (Errno::EMFILE | Errno::ENFILE)) => {
-                let _ = k.notifier.reply(n.id, Err(e));
-                Err(e)
-            }
-            Err(e) => Err(e),
+    let answered: Result<i64, Errno> = k.platform.answer(
+        n,
+        match result {
+            Ok(Reply::Val(v)) => Answer::Val(v),
+            Ok(Reply::Fd { fd, cloexec }) => Answer::Fd { fd, cloexec },
+            Ok(Reply::Continue) => Answer::Continue,
+            Err(e) => Answer::Err(e),
         },
-        Ok(Reply::Continue) => k.notifier.reply_continue(n.id).map(|()| 0),
-        Err(e) => k.notifier.reply(n.id, Err(e)).map(|()| -1).and(Err(e)),
-    };
+    );
     let decisions = t.subject.decisions.borrow();
     let denied = decisions.iter().any(|d| !d.allow);
     k.audit.count(name, denied, answered.is_err());

@@ -178,16 +178,17 @@ fn drain(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
 /// Kills the whole process group of `child` (it was started with `process_group(0)`).
 pub fn kill_group(child: &Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
 /// Runs `c` to completion, killing its process group after `timeout`. Panics on timeout, with what it printed.
 pub fn run_command(mut c: Command, timeout: Duration) -> Output {
     let what = format!("{c:?}");
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let out_rx = drain(child.stdout.take().expect("stdout is piped"));
     let err_rx = drain(child.stderr.take().expect("stderr is piped"));
     let deadline = Instant::now() + timeout;

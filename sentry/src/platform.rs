@@ -1,0 +1,100 @@
+//! The platform: how trapped syscalls reach the sentry and how they are answered. The syscall table, the VFS and the
+//! policy never know which platform they run on.
+//!
+//! The trait is shaped for both mechanisms. On seccomp user-notify any worker may receive and answer (the listener fd
+//! is shared). On ptrace, only the tracer thread may touch a tracee: its adapter queues traps to the workers and
+//! carries each `answer` back to the tracer, which skips the syscall and sets the return value, or injects an fd with
+//! a `recvmsg` on a reserved socket. Agent memory is read with process_vm_readv on both.
+
+#![forbid(unsafe_code)]
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use platform_seccomp::{Notification, Notifier, TaskMem};
+
+/// One trapped syscall.
+pub type Trap = Notification;
+
+/// How a trapped syscall ends.
+#[derive(Debug)]
+pub enum Answer {
+    /// Return this value.
+    Val(i64),
+    /// Fail with this errno.
+    Err(Errno),
+    /// Install the fd in the task (lowest free number) and return its number.
+    Fd { fd: OwnedFd, cloexec: bool },
+    /// Let the task run the syscall itself (only where the mount view bounds the worst case).
+    Continue,
+}
+
+pub trait Platform: Send + Sync + std::fmt::Debug {
+    /// "seccomp" or "ptrace", for the audit log and --strace.
+    fn name(&self) -> &'static str;
+    /// Blocks for the next trapped syscall. `Ok(None)`: no task is left, the sandbox is over.
+    fn next_trap(&self) -> Result<Option<Trap>, Errno>;
+    /// Answers a trap. Returns what the task sees as the syscall's result (for the audit record).
+    fn answer(&self, trap: &Trap, answer: Answer) -> Result<i64, Errno>;
+    /// Is the task still waiting on this trap? Checked after reading its memory, before acting on it.
+    fn still_valid(&self, trap: &Trap) -> bool;
+    /// The trapped task's memory.
+    fn mem(&self, trap: &Trap) -> TaskMem {
+        TaskMem { pid: trap.pid }
+    }
+}
+
+/// seccomp user-notify.
+#[derive(Debug)]
+pub struct Seccomp {
+    n: Notifier,
+}
+
+impl Seccomp {
+    pub fn new(listener: OwnedFd) -> Self {
+        let n = Notifier::new(listener);
+        // Best effort: Linux 6.6+ wakes the sentry on the trapping task's CPU.
+        let _ = n.set_sync_wakeup();
+        Self { n }
+    }
+}
+
+impl Platform for Seccomp {
+    fn name(&self) -> &'static str {
+        "seccomp"
+    }
+
+    fn next_trap(&self) -> Result<Option<Trap>, Errno> {
+        loop {
+            match self.n.recv() {
+                Ok(t) => return Ok(Some(t)),
+                Err(Errno::EINTR) => {}
+                // The task died between the wake-up and the read, or no task uses the filter any more.
+                Err(Errno::ENOENT) if self.n.alive() => {}
+                Err(Errno::ENOENT) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn answer(&self, trap: &Trap, answer: Answer) -> Result<i64, Errno> {
+        match answer {
+            Answer::Val(v) => self.n.reply(trap.id, Ok(v)).map(|()| v),
+            Answer::Err(e) => self.n.reply(trap.id, Err(e)).and(Err(e)),
+            Answer::Continue => self.n.reply_continue(trap.id).map(|()| 0),
+            Answer::Fd { fd, cloexec } => match self.n.reply_fd(trap.id, fd.as_fd(), cloexec, None)
+            {
+                Ok(newfd) => Ok(i64::from(newfd)),
+                // The task's fd table is full: that is its errno, as natively.
+                Err(e @ (Errno::EMFILE | Errno::ENFILE)) => {
+                    self.n.reply(trap.id, Err(e)).and(Err(e))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    fn still_valid(&self, trap: &Trap) -> bool {
+        self.n.id_valid(trap.id)
+    }
+}
