@@ -14,7 +14,7 @@
 use std::ffi::{CStr, CString, OsString};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -97,9 +97,9 @@ impl Probe {
             (Probe::Getpid, true) => 100_000,
             (Probe::OpenClose | Probe::Stat, false) => 20_000,
             (Probe::OpenClose | Probe::Stat, true) => 1_000,
-            (Probe::ForkExecWait, false) => 200,
+            (Probe::ForkExecWait, false) => 500,
             (Probe::ForkExecWait, true) => 20,
-            (Probe::Read100, false) => 100,
+            (Probe::Read100, false) => 200,
             (Probe::Read100, true) => 5,
         }
     }
@@ -447,6 +447,29 @@ impl Driver {
     }
 }
 
+/// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` gives them: a busy machine makes
+/// every number here noisier.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Progress on stderr: rewritten in place on a terminal, one line per step otherwise (an empty
+/// `step` ends it).
+fn progress(step: &str) {
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r\x1b[2K");
+        if !step.is_empty() {
+            let _ = write!(err, "bench: {step}");
+        }
+        let _ = err.flush();
+    } else if !step.is_empty() {
+        let _ = writeln!(err, "bench: {step}");
+    }
+}
+
 /// `s` squeezed onto one line, and cut short if long.
 fn one_line(s: &str) -> String {
     let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -494,9 +517,37 @@ struct Row {
     iterations: u64,
     native: Result<f64, String>,
     sentry: Result<f64, String>,
+    /// The successful samples behind the medians, in ns.
+    native_samples: Vec<f64>,
+    sentry_samples: Vec<f64>,
 }
 
 impl Row {
+    fn new(
+        name: &'static str,
+        iterations: u64,
+        native: &[Result<f64, String>],
+        sentry: &[Result<f64, String>],
+    ) -> Row {
+        let ok =
+            |v: &[Result<f64, String>]| v.iter().filter_map(|s| s.as_ref().ok()).copied().collect();
+        Row {
+            name,
+            iterations,
+            native: summarize(native),
+            sentry: summarize(sentry),
+            native_samples: ok(native),
+            sentry_samples: ok(sentry),
+        }
+    }
+
+    /// Slowest over fastest sandboxed sample: how much to trust the median.
+    fn spread(&self) -> Option<f64> {
+        let min = self.sentry_samples.iter().copied().reduce(f64::min)?;
+        let max = self.sentry_samples.iter().copied().reduce(f64::max)?;
+        (min > 0.0).then(|| max / min)
+    }
+
     fn ratio(&self) -> Option<f64> {
         match (&self.native, &self.sentry) {
             (Ok(n), Ok(s)) if *n > 0.0 => Some(s / n),
@@ -523,6 +574,7 @@ fn summarize(samples: &[Result<f64, String>]) -> Result<f64, String> {
 
 fn run_main(args: &[&str]) -> Result<(), String> {
     let cfg = parse_run_args(args)?;
+    let load = load_average();
     let rounds: usize = if cfg.quick { 3 } else { 5 };
     let startup_runs: usize = if cfg.quick { 5 } else { 30 };
 
@@ -550,8 +602,11 @@ fn run_main(args: &[&str]) -> Result<(), String> {
         let mut native = Vec::new();
         let mut sentry = Vec::new();
         for round in 0..rounds {
-            eprint!("\rbench: {:<16} round {}/{rounds}", probe.name(), round + 1);
-            let _ = std::io::stderr().flush();
+            progress(&format!(
+                "{:<16} round {}/{rounds}",
+                probe.name(),
+                round + 1
+            ));
             // Alternate which goes first so neither always runs on a warmer machine.
             let order = if round % 2 == 0 {
                 [Mode::Native, Mode::Sentry]
@@ -570,17 +625,11 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 break;
             }
         }
-        rows.push(Row {
-            name: probe.name(),
-            iterations: n,
-            native: summarize(&native),
-            sentry: summarize(&sentry),
-        });
+        rows.push(Row::new(probe.name(), n, &native, &sentry));
     }
 
     // Start-up: warm the page cache, then alternate.
-    eprint!("\rbench: {:<16} {startup_runs} runs each      ", "startup");
-    let _ = std::io::stderr().flush();
+    progress(&format!("{:<16} {startup_runs} runs each", "startup"));
     for mode in [Mode::Native, Mode::Sentry] {
         for _ in 0..3 {
             let _ = d.startup(mode);
@@ -602,20 +651,15 @@ fn run_main(args: &[&str]) -> Result<(), String> {
             }
         }
     }
-    eprintln!("\r{:<60}", "");
-    let startup = Row {
-        name: "startup",
-        iterations: as_u64(startup_runs),
-        native: summarize(&native),
-        sentry: summarize(&sentry),
-    };
+    progress("");
+    let startup = Row::new("startup", as_u64(startup_runs), &native, &sentry);
     drop(d);
     drop(ws);
 
     let checks = checks(&rows, &startup);
-    print!("{}", report(&rows, &startup, &checks, rounds));
+    print!("{}", report(&rows, &startup, &checks, rounds, &load));
 
-    let json = to_json(&cfg, rounds, &rows, &startup, &checks);
+    let json = to_json(&cfg, rounds, &load, &rows, &startup, &checks);
     let path = json_path();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -690,24 +734,26 @@ fn fmt_ns(v: &Result<f64, String>) -> String {
     }
 }
 
-fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize) -> String {
+fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize, load: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:>10} {:>14} {:>14} {:>9}",
-        "probe", "iters", "native/op", "sentry/op", "ratio"
+        "{:<16} {:>10} {:>14} {:>14} {:>9} {:>8}",
+        "probe", "iters", "native/op", "sentry/op", "ratio", "spread"
     );
-    let _ = writeln!(s, "{}", "-".repeat(67));
+    let _ = writeln!(s, "{}", "-".repeat(76));
     let line = |s: &mut String, r: &Row| {
         let ratio = r.ratio().map_or_else(|| "-".into(), |x| format!("{x:.2}x"));
+        let spread = r.spread().map_or_else(|| "-".into(), |x| format!("{x:.2}"));
         let _ = writeln!(
             s,
-            "{:<16} {:>10} {:>14} {:>14} {:>9}",
+            "{:<16} {:>10} {:>14} {:>14} {:>9} {:>8}",
             r.name,
             r.iterations,
             fmt_ns(&r.native),
             fmt_ns(&r.sentry),
-            ratio
+            ratio,
+            spread
         );
     };
     for r in rows {
@@ -717,8 +763,10 @@ fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize) -> Strin
     let _ = writeln!(
         s,
         "(medians of {rounds} alternating rounds per probe, read_100 per 100 files; \
-         startup = wall time of `/bin/true` vs `sentry exec -- /bin/true`, median of {} runs each)",
-        startup.iterations
+         startup = wall time of `/bin/true` vs `sentry exec -- /bin/true`, median of {} runs each;\n \
+         spread = slowest/fastest sandboxed sample; load average at start: {})",
+        startup.iterations,
+        load
     );
     let mut errors: Vec<&String> = rows
         .iter()
@@ -776,13 +824,21 @@ fn json_row(r: &Row) -> String {
         .filter_map(|v| v.as_ref().err())
         .map(|e| json_str(e))
         .collect();
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     format!(
-        "{{\"name\":{},\"iterations\":{},\"native_ns\":{},\"sentry_ns\":{},\"ratio\":{},\"errors\":[{}]}}",
+        "{{\"name\":{},\"iterations\":{},\"native_ns\":{},\"sentry_ns\":{},\"ratio\":{},\"native_samples_ns\":[{}],\"sentry_samples_ns\":[{}],\"errors\":[{}]}}",
         json_str(r.name),
         r.iterations,
         json_value(&r.native),
         json_value(&r.sentry),
         r.ratio().map_or_else(|| "null".into(), |x| format!("{x:.3}")),
+        list(&r.native_samples),
+        list(&r.sentry_samples),
         errs.join(",")
     )
 }
@@ -790,6 +846,7 @@ fn json_row(r: &Row) -> String {
 fn to_json(
     cfg: &RunConfig,
     rounds: usize,
+    load: &str,
     rows: &[Row],
     startup: &Row,
     checks: &[Check],
@@ -818,9 +875,10 @@ fn to_json(
         .collect();
     let sentry: OsString = cfg.sentry.clone().into_os_string();
     format!(
-        "{{\n  \"unix_time\": {unix},\n  \"sentry\": {},\n  \"quick\": {},\n  \"rounds\": {rounds},\n  \"probes\": [\n{}\n  ],\n  \"startup\": {},\n  \"checks\": [\n{}\n  ]\n}}\n",
+        "{{\n  \"unix_time\": {unix},\n  \"sentry\": {},\n  \"quick\": {},\n  \"rounds\": {rounds},\n  \"load_average\": {},\n  \"probes\": [\n{}\n  ],\n  \"startup\": {},\n  \"checks\": [\n{}\n  ]\n}}\n",
         json_str(&sentry.to_string_lossy()),
         cfg.quick,
+        json_str(load),
         probes.join(",\n"),
         json_row(startup),
         checks.join(",\n")

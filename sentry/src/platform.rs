@@ -32,7 +32,8 @@ pub enum Answer {
 pub trait Platform: Send + Sync + std::fmt::Debug {
     /// "seccomp" or "ptrace", for the audit log and --strace.
     fn name(&self) -> &'static str;
-    /// Blocks for the next trapped syscall. `Ok(None)`: no task is left, the sandbox is over.
+    /// Blocks for the next trapped syscall. `Ok(None)`: no task is left, the sandbox is over. One thread at a time
+    /// calls this (the pool's leader), so the kernel's synchronous wake-up runs it on the trapping task's CPU.
     fn next_trap(&self) -> Result<Option<Trap>, Errno>;
     /// Answers a trap. Returns what the task sees as the syscall's result (for the audit record).
     fn answer(&self, trap: &Trap, answer: Answer) -> Result<i64, Errno>;

@@ -236,7 +236,9 @@ fn tar_gzip_round_trip_matches_native() {
     assert_eq!(link, std::path::PathBuf::from("a.txt"));
 }
 
-const MAKEFILE: &str = "all: all.txt prog
+const MAKEFILE: &str = "all: all.txt prog.txt
+
+prog.txt: prog
 \t./prog > prog.txt
 
 all.txt: a.out b.out c.out d.out
@@ -259,7 +261,7 @@ fn make_parallel_targets_match_native() {
         return;
     }
     let script = "set -e; make -s -j2; cat all.txt prog.txt; \
-                  make -q && echo up-to-date; \
+                  make -q all.txt prog.txt && echo up-to-date; \
                   sleep 1; echo again > b.in; make -s -j2; cat all.txt; \
                   make -s clean; ls";
     let (_, sandboxed, _, _) = assert_same_as_native("make", &["sh", "-c", script], |ws| {
@@ -345,4 +347,23 @@ fn python3_openpty_matches_native() {
                   os.write(s, b'hi\\n')\n\
                   print(os.read(m, 100))\n";
     assert_same_as_native("openpty", &["python3", "-c", script], |_| {});
+}
+
+#[test]
+fn python3_open_o_path_matches_native() {
+    if !require(&["python3"]) {
+        return;
+    }
+    // O_PATH opens are what tar, coreutils and glibc's fchmodat fallback use; tar -x does exactly this sequence.
+    let script = "import os\n\
+                  os.mkdir('d')\n\
+                  open('f', 'w').close()\n\
+                  dfd = os.open('.', os.O_RDONLY | os.O_DIRECTORY)\n\
+                  for name in ['d', 'f']:\n\
+                  \x20   fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)\n\
+                  \x20   print(name, os.path.basename(os.readlink(f'/proc/self/fd/{fd}')))\n\
+                  \x20   os.chmod(f'/proc/self/fd/{fd}', 0o751)\n\
+                  \x20   print(name, oct(os.stat(name).st_mode & 0o777))\n\
+                  \x20   os.close(fd)\n";
+    assert_same_as_native("opath", &["python3", "-u", "-c", script], |_| {});
 }

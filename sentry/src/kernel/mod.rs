@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod pool;
 pub mod task;
 
 use crate::audit::Audit;
@@ -16,4 +17,5 @@ pub struct Kernel {
     pub policy: Policy,
     pub vfs: Vfs,
     pub audit: Audit,
+    pub pool: pool::Pool,
 }

@@ -17,7 +17,6 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -286,6 +285,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         policy: spec.policy,
         vfs: Vfs::new(view_root, mounts, tty_path),
         audit: spec.audit,
+        pool: Default::default(),
     });
 
     // Signals are taken by the main loop; workers inherit the blocked mask.
@@ -307,7 +307,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     )
     .map_err(host("signalfd"))?;
 
-    Pool::start(Arc::clone(&kernel));
+    crate::kernel::pool::Pool::start(&kernel);
     let agent = agent_pid(child);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
     drop(term);
@@ -422,63 +422,6 @@ pub fn exit_code(status: i32) -> i32 {
         128 + libc::WTERMSIG(status)
     } else {
         125
-    }
-}
-
-/// The worker pool: a few threads blocked in NOTIF_RECV; when the last idle one takes a notification, another is
-/// started, so a syscall that blocks (a FIFO open) never stalls the rest of the sandbox.
-struct Pool {
-    idle: AtomicUsize,
-    total: AtomicUsize,
-}
-
-const INITIAL_WORKERS: usize = 2;
-const MAX_WORKERS: usize = 256;
-
-impl Pool {
-    fn start(k: Arc<Kernel>) {
-        let pool = Arc::new(Pool {
-            idle: AtomicUsize::new(0),
-            total: AtomicUsize::new(0),
-        });
-        for _ in 0..INITIAL_WORKERS {
-            Pool::spawn(&pool, &k);
-        }
-    }
-
-    fn spawn(pool: &Arc<Pool>, k: &Arc<Kernel>) {
-        if pool.total.fetch_add(1, Ordering::SeqCst) >= MAX_WORKERS {
-            pool.total.fetch_sub(1, Ordering::SeqCst);
-            return;
-        }
-        pool.idle.fetch_add(1, Ordering::SeqCst);
-        let (p2, k) = (Arc::clone(pool), Arc::clone(k));
-        let r = std::thread::Builder::new()
-            .name("sentry-worker".into())
-            .spawn(move || {
-                let pool = p2;
-                // Same discretionary access as the agent (which has no capabilities).
-                let _ = sys::drop_effective_caps_this_thread();
-                loop {
-                    let n = match k.platform.next_trap() {
-                        Ok(Some(n)) => n,
-                        Ok(None) | Err(_) => {
-                            pool.idle.fetch_sub(1, Ordering::SeqCst);
-                            pool.total.fetch_sub(1, Ordering::SeqCst);
-                            return;
-                        }
-                    };
-                    if pool.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        Pool::spawn(&pool, &k);
-                    }
-                    crate::syscalls::serve(&k, &n);
-                    pool.idle.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-        if r.is_err() {
-            pool.idle.fetch_sub(1, Ordering::SeqCst);
-            pool.total.fetch_sub(1, Ordering::SeqCst);
-        }
     }
 }
 

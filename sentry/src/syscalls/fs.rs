@@ -59,6 +59,10 @@ fn is_under_proc(p: &Path) -> bool {
     p.starts_with("/proc")
 }
 
+fn is_fifo(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(fd.as_raw_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+}
+
 /// The shared core of open, openat, openat2 and creat.
 fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) -> SysResult {
     let path = t.read_path(ptr)?;
@@ -83,8 +87,19 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
     {
         if let Some(lex) = t.k.vfs.lexical(t, start, &path)? {
             if t.k.policy.decide(Access::Read, &lex).0.is_ok() {
-                match t.k.vfs.open_view(&lex, reopen, 0) {
+                // O_NONBLOCK so that a FIFO cannot stall the pool's leader here: a FIFO takes the slow path, which hands
+                // leadership off before it blocks. For anything else the flag is cleared again.
+                match t.k.vfs.open_view(&lex, reopen | libc::O_NONBLOCK, 0) {
+                    Ok(fd) if flags & libc::O_NONBLOCK == 0 && is_fifo(&fd) => drop(fd),
                     Ok(fd) => {
+                        if flags & libc::O_NONBLOCK == 0 {
+                            nix::fcntl::fcntl(
+                                fd.as_raw_fd(),
+                                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::from_bits_retain(
+                                    reopen,
+                                )),
+                            )?;
+                        }
                         let node = Node {
                             policy_path: lex.clone(),
                             path: lex,
@@ -95,7 +110,6 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
                         return Ok(Reply::Fd { fd, cloexec });
                     }
                     Err(Errno::ELOOP | Errno::EXDEV) => {}
-                    Err(Errno::ENOENT) if !follow => {}
                     Err(e) => {
                         let node = Node {
                             policy_path: lex.clone(),
@@ -174,6 +188,10 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
             let fmt = st.st_mode & libc::S_IFMT;
             if creat && excl {
                 return Err(Errno::EEXIST);
+            }
+            if fmt == libc::S_IFIFO && flags & libc::O_NONBLOCK == 0 {
+                // Opening a FIFO waits for its other end: let another worker lead meanwhile.
+                crate::kernel::pool::handoff(t.k);
             }
             if fmt == libc::S_IFLNK {
                 if !opath {
