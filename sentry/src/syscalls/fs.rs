@@ -124,6 +124,25 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
         }
     }
     let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    if opath {
+        // ADDFD cannot install an O_PATH file (the kernel's fget() refuses them), so an O_PATH open is checked here
+        // and then CONTINUEd. The worst case is bounded by the mount view: the kernel re-resolves the path in the
+        // task's own read-only, grant-shaped view, and an O_PATH fd carries no read or write access (reopening it
+        // through /proc/self/fd comes back here and is checked on the file's path).
+        if matches!(node.kind, Kind::Missing) {
+            t.check(Access::Lookup, &node)?;
+            return Err(Errno::ENOENT);
+        }
+        if flags & libc::O_DIRECTORY != 0
+            && !node.is_dir()
+            && !matches!(node.kind, Kind::ProcFd { .. })
+        {
+            t.check(Access::Lookup, &node)?;
+            return Err(Errno::ENOTDIR);
+        }
+        t.check(Access::Lookup, &node)?;
+        return Ok(Reply::Continue);
+    }
     let fd: OwnedFd = match &node.kind {
         Kind::Missing => {
             if !creat && !tmpfile {
@@ -887,6 +906,7 @@ fn writable_target(
         return sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF);
     }
     let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    let node = t.k.vfs.deref_fd_link(t, node)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOENT);
@@ -1119,6 +1139,7 @@ pub fn sys_truncate(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     }
     let path = t.read_path(a.ptr(0))?;
     let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    let node = t.k.vfs.deref_fd_link(t, node)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOENT);

@@ -202,6 +202,23 @@ impl Vfs {
         self.walk(who, base, &todo, follow, trailing_slash)
     }
 
+    /// For operations on the object itself (chmod, utimes, truncate, xattrs, exec): a `/proc/<pid>/fd/N` link names
+    /// the open file, so continue with that file's own sandbox path (checked by the policy like any other path).
+    /// Links that are not paths (pipes, sockets) stay as they are.
+    pub fn deref_fd_link(&self, who: &dyn Caller, node: Node) -> Result<Node, Errno> {
+        let Kind::ProcFd { rel } = &node.kind else {
+            return Ok(node);
+        };
+        let target = nix::fcntl::readlinkat(
+            Some(std::os::fd::AsRawFd::as_raw_fd(&self.view_root())),
+            view_rel(rel)?.as_c_str(),
+        )?;
+        match link_to_path(target) {
+            Some(p) => self.resolve(who, Start::Cwd, p.as_os_str().as_bytes(), false),
+            None => Ok(node),
+        }
+    }
+
     /// The component walk (symlinks, `..`, /proc).
     fn walk(
         &self,
