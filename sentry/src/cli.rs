@@ -110,10 +110,20 @@ struct ExecArgs {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            // One line: clap's first line, without its "error: " prefix.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "sentry: {} (see sentry --help)",
+                first.trim_start_matches("error: ")
+            );
+            return EXIT_USAGE;
         }
     };
     match cli.cmd {
@@ -244,6 +254,14 @@ fn exec(a: ExecArgs) -> i32 {
         eprintln!("sentry: no program given");
         return EXIT_USAGE;
     };
+    if cmd0.as_bytes().starts_with(b"-") {
+        // clap hands an unknown option before the command over as the command itself.
+        eprintln!(
+            "sentry: unknown option '{}' (see sentry exec --help; the command goes after --)",
+            cmd0.to_string_lossy()
+        );
+        return EXIT_USAGE;
+    }
     let Some(found) = find_program(Path::new(cmd0), &env, &workdir) else {
         eprintln!("sentry: {}: command not found", cmd0.to_string_lossy());
         return EXIT_NOTFOUND;

@@ -93,6 +93,48 @@ impl<'k> Task<'k> {
             .check(&self.subject, access, &node.policy_path)
     }
 
+    /// THE way handlers resolve a path: the VFS's resolution, and when it fails (the path, or a directory on the way,
+    /// does not exist in the view), the policy's verdict on the lexical path, so that a request outside the grants is
+    /// recorded as the denial it is ("not granted"), not as a bare ENOENT.
+    pub fn resolve(
+        &self,
+        start: crate::vfs::Start,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Node, Errno> {
+        match self.k.vfs.resolve(self, start, path, follow) {
+            Ok(n) => Ok(n),
+            Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => {
+                if let Ok(p) = self.lexical_path(start, path) {
+                    let node = Node {
+                        policy_path: p.clone(),
+                        path: p,
+                        kind: crate::vfs::Kind::Missing,
+                    };
+                    self.check(Access::Lookup, &node)?;
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The absolute, lexically normalised form of a path argument (for the record only; never for a decision that
+    /// allows anything).
+    fn lexical_path(&self, start: crate::vfs::Start, path: &[u8]) -> Result<PathBuf, Errno> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        let base = if path.first() == Some(&b'/') {
+            PathBuf::from("/")
+        } else {
+            match start {
+                crate::vfs::Start::Cwd => self.cwd()?,
+                crate::vfs::Start::Fd(fd) => self.dir_fd_path(fd)?,
+            }
+        };
+        Ok(crate::policy::load::normalize(&base.join(rel)))
+    }
+
     /// The task's umask (for creations, which the sentry performs with its own umask at 0).
     pub fn umask(&self) -> Result<u32, Errno> {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.tid))

@@ -258,6 +258,21 @@ impl Policy {
             || path == Path::new("/proc")
     }
 
+    /// Is there a deny rule the mount view cannot mask (a `**` glob, whose matches cannot be listed at start-up)?
+    /// Calls that can only be CONTINUEd (O_PATH of a symlink) are refused while one exists.
+    pub fn has_unmasked_deny(&self) -> bool {
+        self.deny
+            .iter()
+            .any(|d| d.scope == DenyScope::All && d.literal.is_none() && d.pattern.contains("**"))
+    }
+
+    /// Globs without `**`, to be expanded into masks at start-up (their matches are a bounded walk away).
+    pub fn maskable_globs(&self) -> impl Iterator<Item = &Deny> {
+        self.deny.iter().filter(|d| {
+            d.scope == DenyScope::All && d.literal.is_none() && !d.pattern.contains("**")
+        })
+    }
+
     /// Literal deny paths: masked in the mount view as well as refused here.
     pub fn literal_denies(&self) -> impl Iterator<Item = &Path> {
         self.deny

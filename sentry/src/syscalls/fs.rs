@@ -123,25 +123,9 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
             }
         }
     }
-    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    let node = t.resolve(start, &path, follow)?;
     if opath {
-        // ADDFD cannot install an O_PATH file (the kernel's fget() refuses them), so an O_PATH open is checked here
-        // and then CONTINUEd. The worst case is bounded by the mount view: the kernel re-resolves the path in the
-        // task's own read-only, grant-shaped view, and an O_PATH fd carries no read or write access (reopening it
-        // through /proc/self/fd comes back here and is checked on the file's path).
-        if matches!(node.kind, Kind::Missing) {
-            t.check(Access::Lookup, &node)?;
-            return Err(Errno::ENOENT);
-        }
-        if flags & libc::O_DIRECTORY != 0
-            && !node.is_dir()
-            && !matches!(node.kind, Kind::ProcFd { .. })
-        {
-            t.check(Access::Lookup, &node)?;
-            return Err(Errno::ENOTDIR);
-        }
-        t.check(Access::Lookup, &node)?;
-        return Ok(Reply::Continue);
+        return open_path(t, &node, flags, cloexec);
     }
     let fd: OwnedFd = match &node.kind {
         Kind::Missing => {
@@ -273,6 +257,48 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
     Ok(Reply::Fd { fd, cloexec })
 }
 
+/// O_PATH opens. ADDFD cannot install an O_PATH file (the kernel's fget() refuses them), so:
+/// - a directory gets a read-only directory fd from the view (what O_PATH dirfds are used for: *at calls, fchdir);
+/// - a readable regular file gets a read-only fd from the view (never more than the policy already allows);
+/// - anything else (a symlink opened with O_NOFOLLOW, a FIFO, a socket, an unreadable file) is checked and then
+///   CONTINUEd, but only when every deny rule is masked in the view: the kernel then re-resolves the path in the
+///   task's read-only, grant-shaped view, so a racing thread can only land on something the task may look up. A `**`
+///   deny rule has no mask (its matches cannot be listed up front), so with one the call is refused (EACCES).
+fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysResult {
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, node)?;
+        return Err(Errno::ENOENT);
+    }
+    if flags & libc::O_DIRECTORY != 0 && !node.is_dir() && !matches!(node.kind, Kind::ProcFd { .. })
+    {
+        t.check(Access::Lookup, node)?;
+        return Err(Errno::ENOTDIR);
+    }
+    t.check(Access::Lookup, node)?;
+    if let Kind::Exists(st) = &node.kind {
+        let fmt = st.st_mode & libc::S_IFMT;
+        if fmt == libc::S_IFDIR {
+            let fd =
+                t.k.vfs
+                    .open_view(&node.path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+            return Ok(Reply::Fd { fd, cloexec });
+        }
+        if fmt == libc::S_IFREG && t.k.policy.decide(Access::Read, &node.policy_path).0.is_ok() {
+            if let Ok(fd) =
+                t.k.vfs
+                    .open_view(&node.path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            {
+                return Ok(Reply::Fd { fd, cloexec });
+            }
+        }
+    }
+    if t.k.policy.has_unmasked_deny() {
+        return Err(Errno::EACCES);
+    }
+    t.still_valid()?;
+    Ok(Reply::Continue)
+}
+
 /// open(2).
 pub fn sys_open(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     open_common(t, Start::Cwd, a.ptr(0), a.i32(1), a.u32(2))
@@ -365,7 +391,7 @@ fn check_resolve_restrictions(
             Start::Cwd => t.cwd()?,
             Start::Fd(fd) => t.dir_fd_path(fd)?,
         };
-        let node = t.k.vfs.resolve(t, start, path, true)?;
+        let node = t.resolve(start, path, true)?;
         if !node.path.starts_with(&base) {
             return Err(Errno::EXDEV);
         }
@@ -377,8 +403,8 @@ fn check_resolve_restrictions(
         }
         if resolve & RESOLVE_NO_SYMLINKS != 0 {
             // Any symlink on the way: the lexical path and the canonical one differ.
-            let node = t.k.vfs.resolve(t, start, path, true)?;
-            let lex = t.k.vfs.resolve(t, start, path, false)?;
+            let node = t.resolve(start, path, true)?;
+            let lex = t.resolve(start, path, false)?;
             if node.path != lex.path || lex.is_symlink() {
                 return Err(Errno::ELOOP);
             }
@@ -414,7 +440,7 @@ fn stat_node(
             }
         });
     }
-    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    let node = t.resolve(start, &path, follow)?;
     t.check(Access::Lookup, &node)?;
     match &node.kind {
         Kind::Exists(st) => Ok(**st),
@@ -601,7 +627,7 @@ fn readlink_common(t: &mut Task<'_>, start: Start, ptr: u64, buf: u64, size: i32
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(ptr)?;
-    let node = t.k.vfs.resolve(t, start, &path, false)?;
+    let node = t.resolve(start, &path, false)?;
     t.check(Access::Lookup, &node)?;
     let target: Vec<u8> = match &node.kind {
         Kind::ProcLink(p) => p.as_os_str().as_bytes().to_vec(),
@@ -634,7 +660,7 @@ pub fn sys_readlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
 
 /// Resolves the path of a creating call (mkdir, mknod, symlink, link target): it must not exist yet.
 fn creating(t: &mut Task<'_>, start: Start, path: &[u8]) -> Result<Node, Errno> {
-    let node = t.k.vfs.resolve(t, start, path, false)?;
+    let node = t.resolve(start, path, false)?;
     match node.kind {
         Kind::Missing => Ok(node),
         _ => {
@@ -694,7 +720,7 @@ fn unlink_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32) -> SysRes
         b".." if rmdir => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
-    let node = t.k.vfs.resolve(t, start, &path, false)?;
+    let node = t.resolve(start, &path, false)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOENT);
@@ -754,12 +780,12 @@ fn rename_common(
     }
     let old_path = t.read_path(old)?;
     let new_path = t.read_path(new)?;
-    let from = t.k.vfs.resolve(t, old_start, &old_path, false)?;
+    let from = t.resolve(old_start, &old_path, false)?;
     if matches!(from.kind, Kind::Missing) {
         t.check(Access::Lookup, &from)?;
         return Err(Errno::ENOENT);
     }
-    let to = t.k.vfs.resolve(t, new_start, &new_path, false)?;
+    let to = t.resolve(new_start, &new_path, false)?;
     let g1 = t.check(Access::Write, &from)?;
     let g2 = t.check(Access::Write, &to)?;
     let (m1, rel1) = writable(t, &g1, &from.path)?;
@@ -905,7 +931,7 @@ fn writable_target(
         };
         return sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF);
     }
-    let node = t.k.vfs.resolve(t, start, &path, follow)?;
+    let node = t.resolve(start, &path, follow)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
@@ -1138,7 +1164,7 @@ pub fn sys_truncate(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(a.ptr(0))?;
-    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    let node = t.resolve(Start::Cwd, &path, true)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
@@ -1162,7 +1188,7 @@ fn mknod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, dev: u64) -
     if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
         // Devices need CAP_MKNOD in the initial namespace: never in a sandbox.
         let path = t.read_path(ptr)?;
-        let node = t.k.vfs.resolve(t, start, &path, false)?;
+        let node = t.resolve(start, &path, false)?;
         t.check(Access::Write, &node)?;
         return Err(Errno::EPERM);
     }
@@ -1198,7 +1224,7 @@ pub fn sys_mknodat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
 /// statfs(2).
 pub fn sys_statfs(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.ptr(0))?;
-    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    let node = t.resolve(Start::Cwd, &path, true)?;
     t.check(Access::Lookup, &node)?;
     if matches!(node.kind, Kind::Missing) {
         return Err(Errno::ENOENT);
@@ -1237,7 +1263,7 @@ pub fn sys_inotify_add_watch(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
 /// raced path can only land on a granted directory.
 pub fn sys_chdir(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.ptr(0))?;
-    let node = t.k.vfs.resolve(t, Start::Cwd, &path, true)?;
+    let node = t.resolve(Start::Cwd, &path, true)?;
     t.check(Access::Lookup, &node)?;
     match node.kind {
         Kind::Missing => Err(Errno::ENOENT),
@@ -1253,7 +1279,7 @@ pub fn resolve_existing(
     path: &[u8],
     follow: bool,
 ) -> Result<Node, Errno> {
-    let node = t.k.vfs.resolve(t, start, path, follow)?;
+    let node = t.resolve(start, path, follow)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOENT);

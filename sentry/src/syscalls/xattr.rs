@@ -36,7 +36,7 @@ fn object(
     write: bool,
 ) -> Result<std::os::fd::OwnedFd, Errno> {
     let path = t.read_path(ptr)?;
-    let node = t.k.vfs.resolve(t, Start::Cwd, &path, follow)?;
+    let node = t.resolve(Start::Cwd, &path, follow)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
