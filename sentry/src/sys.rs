@@ -578,3 +578,22 @@ pub fn stdin_fd() -> BorrowedFd<'static> {
     // SAFETY: fd 0 is opened before main and the sentry never closes it; it is only borrowed for poll/read/ioctl.
     unsafe { BorrowedFd::borrow_raw(0) }
 }
+
+/// Unlocks a pty master and opens its slave (TIOCSPTLCK, TIOCGPTN, TIOCGPTPEER). Returns the slave and its number.
+pub fn pty_peer(master: BorrowedFd<'_>) -> Result<(OwnedFd, u32), Errno> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: live fd; TIOCSPTLCK reads one int, alive for the call.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &raw const unlock) })?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: live fd; TIOCGPTN writes one unsigned int, alive for the call.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &raw mut n) })?;
+    // SAFETY: live fd; TIOCGPTPEER takes the open flags by value and returns a new fd.
+    let rc = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    Ok((owned(libc::c_long::from(rc))?, n))
+}

@@ -376,7 +376,7 @@ impl Builder {
             tmp_size: self.tmp_size,
             env_pass: self.env_pass,
             env_set: self.env_set,
-            tty: None,
+            ptys: false,
             deny_set: Default::default(),
         }
     }

@@ -126,8 +126,8 @@ pub struct Policy {
     pub tmp_size: u64,
     pub env_pass: Vec<String>,
     pub env_set: Vec<(String, String)>,
-    /// The agent's terminal (/dev/pts/N), when it has one.
-    pub tty: Option<PathBuf>,
+    /// The sandbox has its own devpts (/dev/pts, /dev/ptmx): set by the sandbox that mounts one.
+    pub ptys: bool,
     /// All deny rules as one matcher, built on first use.
     pub deny_set: std::sync::OnceLock<globset::GlobSet>,
 }
@@ -233,15 +233,17 @@ impl Policy {
                     _ => (Ok(()), "dev".into()),
                 });
             }
-            if s == b"/dev/pts" && self.tty.is_some() {
+            if s == b"/dev/pts" && self.ptys {
                 return Some(match access {
-                    Access::Lookup | Access::Read => (Ok(()), "dev".into()),
+                    Access::Lookup | Access::Read => {
+                        (Ok(()), "dev: the sandbox's own devpts".into())
+                    }
                     Access::Write => (Err(Errno::EROFS), "dev".into()),
                     Access::Exec => (Err(Errno::EACCES), "dev".into()),
                 });
             }
-            let is_tty = self.tty.as_deref() == Some(path);
-            if is_tty || DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
+            let is_pty = self.ptys && (s == b"/dev/ptmx" || s.starts_with(b"/dev/pts/"));
+            if is_pty || DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
                 return Some(match access {
                     Access::Exec => (Err(Errno::EACCES), "dev".into()),
                     _ => (Ok(()), "dev".into()),
@@ -347,7 +349,7 @@ mod tests {
             tmp_size: 1 << 20,
             env_pass: vec![],
             env_set: vec![],
-            tty: None,
+            ptys: false,
             deny_set: Default::default(),
         }
     }

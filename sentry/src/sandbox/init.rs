@@ -38,10 +38,6 @@ pub struct Plan {
     pub program: CString,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
-    /// The pty slave, when the agent gets a terminal.
-    pub tty: Option<OwnedFd>,
-    /// Its path (/dev/pts/N): that one node is bound into the view's /dev/pts, so ttyname() works.
-    pub tty_path: Option<PathBuf>,
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
 }
 
@@ -232,33 +228,27 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         std::os::unix::fs::symlink(to, PathBuf::from("/tmp/dev").join(link))
             .map_err(|e| format!("/dev/{link}: {e}"))?;
     }
-    if let Some(tp) = &plan.tty_path {
-        let target = under_base(tp);
-        if let Some(parent) = target.parent() {
-            mkdir_p(parent)?;
-        }
-        std::fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        let tree = ctx(
-            sys::clone_tree(
-                host_dev.as_fd(),
-                &cs(tp.strip_prefix("/dev").unwrap_or(tp)).map_err(|e| e.to_string())?,
-            ),
-            || "clone tty".into(),
-        )?;
-        ctx(
-            sys::mount_setattr(
-                tree.as_fd(),
-                sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
-                sys::MOUNT_ATTR_NODEV,
-                true,
-            ),
-            || "tty flags".into(),
-        )?;
-        ctx(
-            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
-            || "bind tty".into(),
-        )?;
-    }
+    // The sandbox's own devpts instance: ptys the agent opens (and its terminal, which the sentry creates here)
+    // never touch the host's.
+    mkdir_p(Path::new("/tmp/dev/pts"))?;
+    let pts = ctx(
+        sys::new_fs(c"devpts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")]),
+        || "devpts".into(),
+    )?;
+    ctx(
+        sys::mount_setattr(
+            pts.as_fd(),
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+            0,
+            false,
+        ),
+        || "devpts flags".into(),
+    )?;
+    ctx(sys::attach(pts.as_fd(), c"/tmp/dev/pts"), || {
+        "attach /dev/pts".into()
+    })?;
+    std::os::unix::fs::symlink("pts/ptmx", "/tmp/dev/ptmx")
+        .map_err(|e| format!("/dev/ptmx: {e}"))?;
     mkdir_p(Path::new("/tmp/dev/shm"))?;
     let shm = ctx(sys::clone_tree(tmp.as_fd(), c"dev/shm"), || {
         "clone /dev/shm".into()
@@ -435,16 +425,18 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         sys::exit_now(125);
     }
     drop(tmp);
-    match proto::recv(ctl.as_fd()) {
-        Ok((Msg::Viewed, _)) => {}
+    // The answer carries the agent's terminal (a pty slave of the sandbox's devpts), when it gets one.
+    let tty = match proto::recv(ctl.as_fd()) {
+        Ok((Msg::Viewed, tty)) => tty,
         _ => sys::exit_now(125),
-    }
+    };
     let agent = match sys::fork() {
-        Ok(0) => agent_main(ctl.as_fd(), &plan),
+        Ok(0) => agent_main(ctl.as_fd(), &plan, tty.as_ref()),
         Ok(pid) => pid,
         Err(e) => fail(format!("fork agent: {}", e.desc())),
     };
     drop(plan);
+    drop(tty);
     init_main(ctl, agent)
 }
 
@@ -468,7 +460,7 @@ fn init_main(ctl: OwnedFd, agent: libc::pid_t) -> ! {
 }
 
 /// The agent, between fork and exec.
-fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
+fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     let fail = |msg: String| -> ! {
         let _ = proto::send(ctl, &Msg::Error(msg), None);
         sys::exit_now(125)
@@ -476,7 +468,7 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
     if let Err(e) = nix::unistd::setsid() {
         fail(format!("setsid: {}", e.desc()));
     }
-    if let Some(tty) = &plan.tty {
+    if let Some(tty) = tty {
         if let Err(e) = sys::set_controlling_tty(tty.as_fd()) {
             fail(format!("controlling terminal: {}", e.desc()));
         }

@@ -37,7 +37,11 @@ pub fn restrict(plan: &Plan) -> Result<bool, String> {
     rules.extend(rule(Path::new("/tmp"), exec));
     rules.extend(rule(Path::new("/dev/shm"), exec));
     rules.extend(rule(Path::new("/proc"), read));
-    rules.extend(rule(Path::new("/dev"), read | AccessFs::WriteFile));
+    // Device ioctls (TCGETS on a pty the agent opened itself): only the sandbox's own devices live under /dev.
+    rules.extend(rule(
+        Path::new("/dev"),
+        read | AccessFs::WriteFile | AccessFs::IoctlDev,
+    ));
     rules.extend(rule(Path::new("/"), make_bitflags!(AccessFs::{ReadDir})));
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(TARGET))

@@ -91,11 +91,7 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(
-    spec: &Spec,
-    tty: Option<OwnedFd>,
-    tty_path: Option<PathBuf>,
-) -> Result<(Plan, Vec<WMount>), SandboxError> {
+fn plan(spec: &Spec) -> Result<(Plan, Vec<WMount>), SandboxError> {
     let mut binds = Vec::new();
     let mut writable = Vec::new();
     for g in &spec.policy.grants {
@@ -152,8 +148,6 @@ fn plan(
             program: spec.program.clone(),
             argv: spec.argv.clone(),
             env: spec.env.clone(),
-            tty,
-            tty_path,
             filters,
         },
         writable,
@@ -186,15 +180,9 @@ fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
 /// Runs the sandbox to completion and returns the exit code to report (the agent's, or 128+N when killed by N).
 pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     preflight()?;
-    let term = tty::Terminal::detect().map_err(host("terminal"))?;
-    let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
-    spec.policy.tty = tty_path.clone();
-    let slave = term
-        .as_ref()
-        .map(|t| t.slave())
-        .transpose()
-        .map_err(host("pty"))?;
-    let (plan, writable) = plan(&spec, slave, tty_path)?;
+    let interactive = tty::Terminal::wanted();
+    spec.policy.ptys = true;
+    let (plan, writable) = plan(&spec)?;
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,
@@ -240,7 +228,20 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         .map_err(|_| SandboxError::Setup("path".into()))?;
     let view_root = sys::open_abs(&root_path, libc::O_PATH | libc::O_DIRECTORY)
         .map_err(|e| fail(host("open the view")(e)))?;
-    proto::send(ours.as_fd(), &Msg::Viewed, None).map_err(|e| fail(host("start sandbox")(e)))?;
+    // The agent's terminal: a pty of the sandbox's own devpts, relayed to ours.
+    let term = if interactive {
+        Some(tty::Terminal::open(view_root.as_fd()).map_err(|e| fail(host("terminal")(e)))?)
+    } else {
+        None
+    };
+    let slave = term
+        .as_ref()
+        .map(tty::Terminal::slave)
+        .transpose()
+        .map_err(|e| fail(host("terminal")(e)))?;
+    proto::send(ours.as_fd(), &Msg::Viewed, slave.as_ref().map(AsFd::as_fd))
+        .map_err(|e| fail(host("start sandbox")(e)))?;
+    drop(slave);
     let listener = match proto::recv(ours.as_fd()) {
         Ok((Msg::Listener, Some(fd))) => fd,
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),

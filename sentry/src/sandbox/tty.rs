@@ -14,46 +14,49 @@ use nix::sys::termios::{self, SetArg, Termios};
 pub struct Terminal {
     master: OwnedFd,
     slave: OwnedFd,
+    /// The slave's path inside the sandbox (/dev/pts/N of its own devpts).
     slave_path: PathBuf,
     saved: Option<Termios>,
 }
 
 impl Terminal {
-    /// A pty when stdin and stdout are both terminals; None otherwise (fds are passed through).
-    pub fn detect() -> Result<Option<Self>, Errno> {
+    /// Whether the agent gets a terminal: stdin and stdout are both terminals.
+    pub fn wanted() -> bool {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
-        if !nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false)
-            || !nix::unistd::isatty(stdout.as_raw_fd()).unwrap_or(false)
-        {
-            return Ok(None);
-        }
-        let pty = nix::pty::openpty(None, None)?;
-        let slave_path = nix::unistd::ttyname(pty.slave.as_fd())?;
-        nix::fcntl::fcntl(
-            pty.master.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false)
+            && nix::unistd::isatty(stdout.as_raw_fd()).unwrap_or(false)
+    }
+
+    /// Creates the agent's pty on the sandbox's devpts (reached through the view's root), copies the user's terminal
+    /// settings and size onto it, and puts the real terminal in raw mode.
+    pub fn open(view_root: BorrowedFd<'_>) -> Result<Self, Errno> {
+        let master = crate::sys::openat2(
+            view_root,
+            c"dev/pts/ptmx",
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            0,
+            crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_SYMLINKS,
         )?;
-        nix::fcntl::fcntl(
-            pty.slave.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )?;
+        let (slave, n) = crate::sys::pty_peer(master.as_fd())?;
+        let slave_path = PathBuf::from(format!("/dev/pts/{n}"));
+        let stdin = std::io::stdin();
         let saved = termios::tcgetattr(stdin.as_fd()).ok();
         if let Some(s) = &saved {
             // The pty starts with the user's settings; the real terminal becomes a raw pipe.
-            let _ = termios::tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, s);
+            let _ = termios::tcsetattr(slave.as_fd(), SetArg::TCSANOW, s);
             let mut raw = s.clone();
             termios::cfmakeraw(&mut raw);
             termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)?;
         }
         let t = Terminal {
-            master: pty.master,
-            slave: pty.slave,
+            master,
+            slave,
             slave_path,
             saved,
         };
-        let _ = crate::sys::copy_winsize(std::io::stdin().as_fd(), t.master.as_fd());
-        Ok(Some(t))
+        let _ = crate::sys::copy_winsize(crate::sys::stdin_fd(), t.master.as_fd());
+        Ok(t)
     }
 
     pub fn slave(&self) -> Result<OwnedFd, Errno> {

@@ -225,9 +225,10 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
                     },
                     &node,
                 )?;
+                // /dev/tty is the caller's controlling terminal: the agent's pty, which lives in the view.
                 let tty = t.k.vfs.tty.as_ref().ok_or(Errno::ENXIO)?;
-                let c = CString::new(tty.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-                sys::open_abs(&c, (reopen | libc::O_NOCTTY) & !libc::O_TRUNC)?
+                t.k.vfs
+                    .open_view(tty, (reopen | libc::O_NOCTTY) & !libc::O_TRUNC, 0)?
             } else {
                 let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
                 if fmt == libc::S_IFDIR {
