@@ -313,6 +313,30 @@ fn exec(a: ExecArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let mut policy = policy;
+    if let Some(path) = &a.audit {
+        // The audit log must not be writable from inside: deny it (and so mask it) when a grant would expose it.
+        let real = crate::policy::load::canonical_prefix(&anchors.cwd.join(path), false);
+        let exposed = real.starts_with("/tmp")
+            || real.starts_with("/dev/shm")
+            || policy
+                .grants
+                .iter()
+                .any(|g| g.write && real.starts_with(&g.path));
+        if exposed {
+            match crate::policy::Deny::new(
+                &real.to_string_lossy(),
+                nix::errno::Errno::EACCES,
+                crate::policy::DenyScope::All,
+            ) {
+                Ok(d) => policy.add_deny(d),
+                Err(e) => {
+                    eprintln!("sentry: --audit {}: {e}", path.display());
+                    return EXIT_USAGE;
+                }
+            }
+        }
+    }
     let spec = Spec {
         policy,
         program,

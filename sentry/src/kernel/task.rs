@@ -74,6 +74,8 @@ impl<'k> Task<'k> {
 
     /// Writes a result back into the task's memory.
     pub fn write_out(&self, ptr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        // Only into the task that is still waiting: a dead task's pid could belong to someone else by now.
+        self.still_valid()?;
         self.mem().write_all(ptr, bytes)
     }
 

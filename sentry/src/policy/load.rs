@@ -170,6 +170,43 @@ pub fn expand(path: &str, anchors: &Anchors, origin: &str) -> Result<PathBuf, Lo
     Ok(normalize(&raw))
 }
 
+/// Resolves symlinks in the longest existing prefix of `p` (up to its first glob character), so that grants and
+/// deny rules name the paths the kernel reports: a home directory reached through a symlink must not leave its deny
+/// rules behind. With `keep_last`, a final component that is itself a symlink is kept (a grant of /bin recreates the
+/// /bin link in the view); a deny rule resolves it too, so it covers what the link points at.
+pub fn canonical_prefix(p: &Path, keep_last: bool) -> PathBuf {
+    let s = p.as_os_str().to_string_lossy().into_owned();
+    let cut = s.find(['*', '?']).unwrap_or(s.len());
+    let mut existing = PathBuf::from(&s[..cut]);
+    while std::fs::symlink_metadata(&existing).is_err() {
+        if !existing.pop() {
+            return p.to_path_buf();
+        }
+    }
+    let Ok(rest) = p.strip_prefix(&existing) else {
+        return p.to_path_buf();
+    };
+    let (base, last) = match (
+        keep_last && rest.as_os_str().is_empty(),
+        existing.parent(),
+        existing.file_name(),
+    ) {
+        (true, Some(parent), Some(name)) => (parent.to_path_buf(), Some(name.to_os_string())),
+        _ => (existing.clone(), None),
+    };
+    let Ok(mut real) = std::fs::canonicalize(&base) else {
+        return p.to_path_buf();
+    };
+    if let Some(n) = last {
+        real.push(n);
+    }
+    if rest.as_os_str().is_empty() {
+        real
+    } else {
+        real.join(rest)
+    }
+}
+
 /// Lexical normalisation: drops `.`, applies `..`, no trailing slash.
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -310,7 +347,7 @@ impl Builder {
         origin: &str,
         strict: bool,
     ) -> Result<(), LoadError> {
-        let path = expand(p, &self.anchors, origin)?;
+        let path = canonical_prefix(&expand(p, &self.anchors, origin)?, true);
         if let Err(source) = std::fs::symlink_metadata(&path) {
             if strict {
                 return Err(LoadError::MissingPath {
@@ -344,7 +381,7 @@ impl Builder {
         scope: DenyScope,
         origin: &str,
     ) -> Result<(), LoadError> {
-        let pattern = expand(p, &self.anchors, origin)?;
+        let pattern = canonical_prefix(&expand(p, &self.anchors, origin)?, false);
         let pattern = pattern.to_string_lossy().into_owned();
         let d = Deny::new(&pattern, errno, scope).map_err(|e| LoadError::BadGlob {
             origin: origin.into(),

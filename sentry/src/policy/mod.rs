@@ -15,7 +15,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use globset::GlobMatcher;
 use nix::errno::Errno;
 
 pub use load::{LoadError, PolicyFile};
@@ -80,8 +79,8 @@ pub struct Deny {
     /// As written (after `~` and `.` expansion): shown in audit records.
     pub pattern: String,
     /// Matches the path itself and everything below it.
-    matcher: GlobMatcher,
-    glob: globset::Glob,
+    matcher: globset::GlobSet,
+    globs: Vec<globset::Glob>,
     /// A plain path (no glob characters): the mount view masks it too.
     pub literal: Option<PathBuf>,
     pub errno: Errno,
@@ -129,7 +128,7 @@ pub struct Policy {
     /// The sandbox has its own devpts (/dev/pts, /dev/ptmx): set by the sandbox that mounts one.
     pub ptys: bool,
     /// All deny rules as one matcher, built on first use.
-    pub deny_set: std::sync::OnceLock<globset::GlobSet>,
+    pub deny_set: std::sync::OnceLock<(globset::GlobSet, Vec<usize>)>,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -165,17 +164,28 @@ impl Policy {
         if let Some(d) = self.decide_fixed(access, path) {
             return d;
         }
-        let set = self.deny_set.get_or_init(|| {
+        let (set, owner) = self.deny_set.get_or_init(|| {
             let mut b = globset::GlobSetBuilder::new();
-            for d in &self.deny {
-                b.add(d.glob.clone());
+            let mut owner = Vec::new();
+            for (i, d) in self.deny.iter().enumerate() {
+                for g in &d.globs {
+                    b.add(g.clone());
+                    owner.push(i);
+                }
             }
             // Each glob was already compiled alone, so the set builds; an empty set matches nothing.
-            b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+            (
+                b.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+                owner,
+            )
         });
         if !set.is_empty() {
             // The first rule (in policy order) that matches and applies to this access decides.
-            let mut hits = set.matches(path);
+            let mut hits: Vec<usize> = set
+                .matches(path)
+                .into_iter()
+                .filter_map(|g| owner.get(g).copied())
+                .collect();
             hits.sort_unstable();
             for i in hits {
                 let d = &self.deny[i];
@@ -260,6 +270,28 @@ impl Policy {
             || path == Path::new("/proc")
     }
 
+    /// Would moving the directory `dir` (rename, or exchange) carry a hole of the policy along with it? True when a
+    /// grant, a deny rule, or the start of a glob deny lies strictly below `dir`, or `dir` lies inside a glob deny's
+    /// fixed prefix: the rules are path rules, so the subtree must not change its path. Callers answer EXDEV, which
+    /// `mv` and friends handle by copying file by file, each copy decided on its own path.
+    pub fn pins_subtree(&self, dir: &Path) -> bool {
+        let below = |p: &Path| p.starts_with(dir) && p != dir;
+        self.grants.iter().any(|g| below(&g.path))
+            || self.deny.iter().any(|d| {
+                let fixed = d.fixed_prefix();
+                below(&fixed)
+                    || (d.literal.is_none()
+                        && dir.starts_with(&fixed)
+                        && !d.pattern.starts_with("**"))
+            })
+    }
+
+    /// Adds a deny rule after construction (the one-matcher cache is rebuilt on next use).
+    pub fn add_deny(&mut self, d: Deny) {
+        self.deny.push(d);
+        self.deny_set = Default::default();
+    }
+
     /// Is there a deny rule the mount view cannot mask (a `**` glob, whose matches cannot be listed at start-up)?
     /// Calls that can only be CONTINUEd (O_PATH of a symlink) are refused while one exists.
     pub fn has_unmasked_deny(&self) -> bool {
@@ -285,22 +317,36 @@ impl Policy {
 }
 
 impl Deny {
+    /// A pattern with `*` or `?` is a glob; anything else is a literal path, matched exactly (so a file named
+    /// `cfg[prod]` or `a,b` is not read as a glob). Either way it covers the path and everything below it.
     pub fn new(pattern: &str, errno: Errno, scope: DenyScope) -> Result<Self, globset::Error> {
-        let literal = if pattern.contains(['*', '?', '[', '{']) {
+        let is_glob = pattern.contains(['*', '?']);
+        let literal = if is_glob {
             None
         } else {
             Some(PathBuf::from(pattern))
         };
         let trimmed = pattern.trim_end_matches('/');
-        // The path itself, or anything below it.
-        let glob = globset::GlobBuilder::new(&format!("{{{trimmed},{trimmed}/**}}"))
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()?;
+        let base = if is_glob {
+            trimmed.to_string()
+        } else {
+            globset::escape(trimmed)
+        };
+        let build = |p: &str| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+        };
+        let globs = vec![build(&base)?, build(&format!("{base}/**"))?];
+        let mut set = globset::GlobSetBuilder::new();
+        for g in &globs {
+            set.add(g.clone());
+        }
         Ok(Self {
             pattern: pattern.to_string(),
-            matcher: glob.compile_matcher(),
-            glob,
+            matcher: set.build()?,
+            globs,
             literal,
             errno,
             scope,
@@ -309,6 +355,16 @@ impl Deny {
 
     pub fn matches(&self, path: &Path) -> bool {
         self.matcher.is_match(path)
+    }
+
+    /// The part of the pattern before its first glob character: every match lies below it.
+    pub fn fixed_prefix(&self) -> PathBuf {
+        let cut = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
+        let head = &self.pattern[..cut];
+        match head.rfind('/') {
+            Some(i) if self.literal.is_none() => PathBuf::from(&head[..i.max(1)]),
+            _ => PathBuf::from(head),
+        }
     }
 }
 

@@ -107,7 +107,24 @@ pub fn decide(access: Access, path: &Path) -> Option<(Result<(), Errno>, String)
         };
     }
     if first.iter().all(u8::is_ascii_digit) {
-        let second = comps.next();
+        let mut second = comps.next();
+        // /proc/<pid>/task/<tid>/<entry> is judged by <entry>, like /proc/<pid>/<entry>.
+        if second == Some(b"task") {
+            match comps.next() {
+                None => {
+                    return rule(
+                        if access == Access::Write {
+                            Err(Errno::EACCES)
+                        } else {
+                            Ok(())
+                        },
+                        "task list",
+                    )
+                }
+                Some(t) if t.iter().all(u8::is_ascii_digit) => second = comps.next(),
+                Some(_) => return rule(Err(Errno::ENOENT), "no such task"),
+            }
+        }
         return match (access, second) {
             (Access::Lookup, None) => rule(Ok(()), "process directory"),
             (Access::Read, None) => rule(Ok(()), "process directory"),
@@ -150,6 +167,17 @@ mod tests {
         assert_eq!(d(Access::Write, "/proc/7/mem"), Err(Errno::EACCES));
         assert_eq!(d(Access::Read, "/proc/7/environ"), Err(Errno::EACCES));
         assert_eq!(d(Access::Lookup, "/proc/7/root"), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn decide_other_process_task_entries_judged_like_process_entries() {
+        assert_eq!(d(Access::Read, "/proc/7/task/7/mem"), Err(Errno::EACCES));
+        assert_eq!(
+            d(Access::Read, "/proc/7/task/8/environ"),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(d(Access::Read, "/proc/7/task/7/status"), Ok(()));
+        assert_eq!(d(Access::Read, "/proc/7/task"), Ok(()));
     }
 
     #[test]

@@ -18,6 +18,12 @@ use crate::vfs::{fd_path, view_rel, Kind, Node, Start, WMount};
 
 const O_TMPFILE_BITS: i32 = libc::O_TMPFILE;
 
+/// The permission bits the sentry applies for the task: set-user-ID and set-group-ID are dropped (a sandbox never
+/// plants a setuid file on the host, whoever runs the sentry); sticky and rwx bits are kept.
+fn mode_bits(mode: u32) -> u32 {
+    mode & 0o1777
+}
+
 fn flags_text(flags: i32) -> String {
     let mut parts = vec![match flags & libc::O_ACCMODE {
         libc::O_RDONLY => "O_RDONLY",
@@ -57,6 +63,26 @@ fn writable<'a>(
 
 fn is_under_proc(p: &Path) -> bool {
     p.starts_with("/proc")
+}
+
+/// The open flags of `/proc/<pid>/fd/<n>` (from its fdinfo), for reopen decisions.
+fn proc_fd_flags(t: &Task<'_>, rel: &Path) -> Result<i32, Errno> {
+    let mut info = rel.to_path_buf();
+    let n = info
+        .file_name()
+        .map(|n| n.to_os_string())
+        .ok_or(Errno::EBADF)?;
+    info.pop();
+    info.pop();
+    info.push("fdinfo");
+    info.push(n);
+    let fd = t.k.vfs.open_view(&info, libc::O_RDONLY, 0)?;
+    let text = std::fs::read_to_string(fd_path(fd.as_fd()).to_string_lossy().as_ref())
+        .map_err(|_| Errno::EBADF)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| i32::from_str_radix(v.trim(), 8).ok())
+        .ok_or(Errno::EBADF)
 }
 
 fn is_fifo(fd: &OwnedFd) -> bool {
@@ -145,7 +171,7 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
             m.open(
                 rel,
                 (flags | libc::O_NOFOLLOW) & !libc::O_CLOEXEC,
-                mode & 0o7777 & !umask,
+                mode_bits(mode) & !umask,
             )?
         }
         Kind::ProcLink(_) => {
@@ -156,26 +182,38 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
             t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?
         }
         Kind::ProcFd { rel } => {
-            let access = if opath {
-                Access::Lookup
-            } else if acc == libc::O_RDONLY {
-                Access::Read
-            } else {
-                Access::Write
-            };
-            t.check(access, &node)?;
-            // The open file's own path, if it has one, must allow the access too.
+            let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+            let access = if writes { Access::Write } else { Access::Read };
+            t.check(Access::Lookup, &node)?;
+            // Never more than the open file already gives: a reopen for writing needs a writable original.
+            let original = proc_fd_flags(t, rel)?;
+            let orig_acc = original & libc::O_ACCMODE;
+            let may_read = orig_acc == libc::O_RDONLY || orig_acc == libc::O_RDWR;
+            let may_write = orig_acc == libc::O_WRONLY || orig_acc == libc::O_RDWR;
+            if (writes && !may_write) || (acc != libc::O_WRONLY && !may_read) {
+                t.check(access, &node)?;
+                return Err(Errno::EACCES);
+            }
+            // The open file's own path, if it has one, must allow a write too.
             let target = nix::fcntl::readlinkat(
                 Some(t.k.vfs.view_root().as_raw_fd()),
                 view_rel(rel)?.as_c_str(),
             )?;
             if let Some(p) = crate::vfs::path::link_to_path(target) {
-                let inner = Node {
-                    policy_path: p.clone(),
-                    path: p,
-                    kind: Kind::Missing,
-                };
-                t.check(access, &inner)?;
+                if writes {
+                    let inner = Node {
+                        policy_path: p.clone(),
+                        path: p,
+                        kind: Kind::Missing,
+                    };
+                    t.check(access, &inner)?;
+                }
+            }
+            if flags & libc::O_NONBLOCK == 0
+                && sys::fstatat(Some(t.k.vfs.view_root()), &view_rel(rel)?, 0)
+                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+            {
+                crate::kernel::pool::handoff(t.k);
             }
             // Reopening through the magic link is what Linux does for /proc/self/fd/N.
             let c = view_rel(rel)?;
@@ -211,7 +249,7 @@ fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) 
                 let g = t.check(Access::Write, &node)?;
                 let (m, rel) = writable(t, &g, &node.path)?;
                 let umask = t.umask()?;
-                m.open(rel, flags & !libc::O_CLOEXEC, mode & 0o7777 & !umask)?
+                m.open(rel, flags & !libc::O_CLOEXEC, mode_bits(mode) & !umask)?
             } else if opath {
                 t.check(Access::Lookup, &node)?;
                 t.k.vfs
@@ -694,7 +732,7 @@ fn mkdir_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32) -> SysResul
     nix::sys::stat::mkdirat(
         Some(dir.as_raw_fd()),
         name.as_c_str(),
-        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777 & !umask),
+        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode) & !umask),
     )?;
     Ok(Reply::Val(0))
 }
@@ -792,6 +830,14 @@ fn rename_common(
     let (m1, rel1) = writable(t, &g1, &from.path)?;
     let (m2, rel2) = writable(t, &g2, &to.path)?;
     if !std::ptr::eq(m1, m2) {
+        return Err(Errno::EXDEV);
+    }
+    // A directory carries its subtree's path rules along when it moves: refuse when the policy pins that subtree
+    // (a grant, a deny rule or a glob below it). EXDEV makes mv copy file by file, each copy decided on its own path.
+    let exchanged_dir = flags & libc::RENAME_EXCHANGE != 0 && to.is_dir();
+    if (from.is_dir() && (t.k.policy.pins_subtree(&from.path) || t.k.policy.pins_subtree(&to.path)))
+        || (exchanged_dir && t.k.policy.pins_subtree(&to.path))
+    {
         return Err(Errno::EXDEV);
     }
     let (d1, n1) = m1.parent(rel1)?;
@@ -965,7 +1011,7 @@ fn chmod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, flags: i32)
     nix::sys::stat::fchmodat(
         None,
         fd_path(fd.as_fd()).as_c_str(),
-        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777),
+        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode)),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )?;
     Ok(Reply::Val(0))
@@ -1206,7 +1252,7 @@ fn mknod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, dev: u64) -
         Some(dir.as_raw_fd()),
         name.as_c_str(),
         nix::sys::stat::SFlag::from_bits_truncate(kind),
-        nix::sys::stat::Mode::from_bits_truncate(mode & 0o7777 & !umask),
+        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode) & !umask),
         dev,
     )?;
     Ok(Reply::Val(0))
