@@ -597,3 +597,91 @@ pub fn pty_peer(master: BorrowedFd<'_>) -> Result<(OwnedFd, u32), Errno> {
     };
     Ok((owned(libc::c_long::from(rc))?, n))
 }
+
+/// connect(2) with a raw socket address copied from the task.
+pub fn connect_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
+    let len = libc::socklen_t::try_from(addr.len()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live fd; `addr` is readable for `len` bytes; the kernel validates the address's contents.
+    let rc = unsafe { libc::connect(sock.as_raw_fd(), addr.as_ptr().cast(), len) };
+    Errno::result(rc).map(drop)
+}
+
+/// sendto(2) with a raw socket address.
+pub fn sendto_raw(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    flags: i32,
+    addr: &[u8],
+) -> Result<usize, Errno> {
+    let len = libc::socklen_t::try_from(addr.len()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live fd; `data` and `addr` are readable for their lengths for the call.
+    let rc = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags,
+            addr.as_ptr().cast(),
+            len,
+        )
+    };
+    usize::try_from(Errno::result(rc)?).map_err(|_| Errno::EIO)
+}
+
+/// sendmsg(2) of one buffer, an optional raw address, and SCM_RIGHTS for `fds`.
+pub fn sendmsg_raw(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    addr: Option<&[u8]>,
+    fds: &[OwnedFd],
+    flags: i32,
+) -> Result<usize, Errno> {
+    use std::io::IoSlice;
+    let iov = [IoSlice::new(data)];
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let cmsg: Vec<nix::sys::socket::ControlMessage<'_>> = if raw.is_empty() {
+        vec![]
+    } else {
+        vec![nix::sys::socket::ControlMessage::ScmRights(&raw)]
+    };
+    let storage = match addr {
+        Some(a) => {
+            let len = libc::socklen_t::try_from(a.len()).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: `a` is a copied sockaddr of `len` bytes (at most sockaddr_storage); from_raw copies what it needs.
+            Some(
+                unsafe {
+                    <nix::sys::socket::SockaddrStorage as nix::sys::socket::SockaddrLike>::from_raw(
+                        a.as_ptr().cast(),
+                        Some(len),
+                    )
+                }
+                .ok_or(Errno::EINVAL)?,
+            )
+        }
+        None => None,
+    };
+    nix::sys::socket::sendmsg(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::from_bits_retain(flags),
+        storage.as_ref(),
+    )
+}
+
+/// getsockopt for an int option.
+pub fn getsockopt_int(sock: BorrowedFd<'_>, level: i32, name: i32) -> Result<i32, Errno> {
+    let mut v: libc::c_int = 0;
+    let mut len = libc::socklen_t::try_from(size_of::<libc::c_int>()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live fd; `v` and `len` are writable for the call and describe an int.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&raw mut v).cast(),
+            &raw mut len,
+        )
+    };
+    Errno::result(rc).map(|_| v)
+}

@@ -1391,7 +1391,7 @@ fn cli_bad_input_with_backtrace_env_never_panics() {
             "--",
             "/bin/true",
         ],
-        vec!["exec", "--deny", "[", "--", "/bin/true"],
+        vec!["exec", "--deny", "*[", "--", "/bin/true"],
         vec!["exec"],
         vec!["policy", "explain", "--ro", "/capvisor/no/such/dir"],
         vec![],

@@ -473,7 +473,9 @@ mod tests {
             Err(LoadError::BadGlob { .. })
         ));
         // Without * or ?, brackets and commas are part of a literal name, not glob syntax.
-        assert!(b.deny("/x/cfg[prod],a", Errno::EACCES, DenyScope::All, "t").is_ok());
+        assert!(b
+            .deny("/x/cfg[prod],a", Errno::EACCES, DenyScope::All, "t")
+            .is_ok());
     }
 
     #[test]

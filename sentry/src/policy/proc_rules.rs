@@ -80,7 +80,7 @@ pub fn decide(access: Access, path: &Path) -> Option<(Result<(), Errno>, String)
         return match access {
             Access::Lookup | Access::Read => rule(Ok(()), "directory"),
             Access::Write => rule(Err(Errno::EROFS), "directory"),
-            Access::Exec => rule(Err(Errno::EACCES), "directory"),
+            Access::Exec | Access::Connect => rule(Err(Errno::EACCES), "directory"),
         };
     };
     if access == Access::Exec {
@@ -103,7 +103,7 @@ pub fn decide(access: Access, path: &Path) -> Option<(Result<(), Errno>, String)
             }
             (Access::Write, Some(b"mem")) => rule(Ok(()), "own memory"),
             (Access::Write, _) => rule(Err(Errno::EACCES), "read-only entry"),
-            (Access::Exec, _) => rule(Err(Errno::EACCES), "no exec"),
+            (Access::Exec | Access::Connect, _) => rule(Err(Errno::EACCES), "no exec"),
         };
     }
     if first.iter().all(u8::is_ascii_digit) {

@@ -497,7 +497,12 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         Ok(None) => fail("seccomp: no listener".into()),
         Err(e) => fail(format!("install seccomp filter: {}", e.desc())),
     };
-    if proto::send(ctl, &Msg::Listener, Some(listener.as_fd())).is_err() {
+    let at = u32::try_from(listener.as_raw_fd()).unwrap_or(u32::MAX);
+    if proto::send_plain(ctl, &Msg::ListenerAt(at)).is_err() {
+        sys::exit_now(125);
+    }
+    // Wait until the sentry holds its own copy before closing ours.
+    if proto::recv_plain(ctl) != Ok(Msg::Ack) {
         sys::exit_now(125);
     }
     drop(listener);

@@ -243,7 +243,18 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         .map_err(|e| fail(host("start sandbox")(e)))?;
     drop(slave);
     let listener = match proto::recv(ours.as_fd()) {
-        Ok((Msg::Listener, Some(fd))) => fd,
+        Ok((Msg::ListenerAt(n), _)) => {
+            let fetched = agent_pid(child)
+                .ok_or(Errno::ESRCH)
+                .and_then(sys::pidfd_open)
+                .and_then(|p| {
+                    sys::pidfd_getfd(p.as_fd(), i32::try_from(n).map_err(|_| Errno::EBADF)?)
+                });
+            let fd = fetched.map_err(|e| fail(host("take the seccomp listener")(e)))?;
+            proto::send(ours.as_fd(), &Msg::Ack, None)
+                .map_err(|e| fail(host("start sandbox")(e)))?;
+            fd
+        }
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok((Msg::Exited(s), _)) => return Ok(exit_code(s)),
         Ok(_) | Err(_) => {
@@ -252,7 +263,6 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
-
     let mut mounts = writable;
     let tmp_root = |sub: &str| -> Result<OwnedFd, SandboxError> {
         let c = CString::new(sub).map_err(|_| SandboxError::Setup("path".into()))?;

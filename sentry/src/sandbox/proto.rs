@@ -17,8 +17,11 @@ pub enum Msg {
     Mounted,
     /// sentry → child: the view's root is held, continue.
     Viewed,
-    /// agent → sentry: the seccomp listener attached.
-    Listener,
+    /// agent → sentry: the seccomp listener is open at this fd number in the agent (sent with plain write(2): the
+    /// agent is already filtered, and sendmsg is trapped to the sentry, which is waiting for this very message).
+    ListenerAt(u32),
+    /// sentry → agent: the listener was taken (pidfd_getfd); the agent may close its fds and exec.
+    Ack,
     /// init → sentry: the agent's wait status.
     Exited(i32),
     /// child → sentry: set-up failed.
@@ -30,7 +33,8 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Go => b"G".to_vec(),
         Msg::Mounted => b"M".to_vec(),
         Msg::Viewed => b"V".to_vec(),
-        Msg::Listener => b"L".to_vec(),
+        Msg::ListenerAt(n) => [&b"L"[..], &n.to_le_bytes()].concat(),
+        Msg::Ack => b"A".to_vec(),
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
         Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
     }
@@ -41,7 +45,10 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
         b"G" => Ok(Msg::Go),
         b"M" => Ok(Msg::Mounted),
         b"V" => Ok(Msg::Viewed),
-        b"L" => Ok(Msg::Listener),
+        [b'L', n @ ..] if n.len() == 4 => Ok(Msg::ListenerAt(u32::from_le_bytes([
+            n[0], n[1], n[2], n[3],
+        ]))),
+        b"A" => Ok(Msg::Ack),
         [b'X', s @ ..] if s.len() == 4 => {
             Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
         }
@@ -97,6 +104,26 @@ pub fn recv(sock: BorrowedFd<'_>) -> Result<(Msg, Option<OwnedFd>), Errno> {
     Ok((decode(&buf[..n])?, fd))
 }
 
+/// Sends a message with plain write(2) (no fd): for the agent once its filter is installed.
+pub fn send_plain(sock: BorrowedFd<'_>, m: &Msg) -> Result<(), Errno> {
+    nix::unistd::write(sock, &encode(m)).map(drop)
+}
+
+/// Receives a message with plain read(2): for the agent once its filter is installed.
+pub fn recv_plain(sock: BorrowedFd<'_>) -> Result<Msg, Errno> {
+    let mut buf = [0u8; 64];
+    let n = loop {
+        match nix::unistd::read(sock.as_raw_fd(), &mut buf) {
+            Err(Errno::EINTR) => continue,
+            r => break r?,
+        }
+    };
+    if n == 0 {
+        return Err(Errno::ECONNRESET);
+    }
+    decode(&buf[..n])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +134,8 @@ mod tests {
             Msg::Go,
             Msg::Mounted,
             Msg::Viewed,
-            Msg::Listener,
+            Msg::ListenerAt(7),
+            Msg::Ack,
             Msg::Exited(-3),
             Msg::Error("x y".into()),
         ] {

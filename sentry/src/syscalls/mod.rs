@@ -5,6 +5,7 @@
 
 pub mod entry;
 pub mod fs;
+pub mod net;
 pub mod process;
 pub mod table;
 pub mod xattr;

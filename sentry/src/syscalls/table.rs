@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use platform_seccomp::bpf::{Cmp, Cond};
 
 use super::entry::Entry;
-use super::{fs, process, xattr};
+use super::{fs, net, process, xattr};
 
 // Numbers libc 0.2.191 lacks for x86_64 glibc (syscall_64.tbl).
 const SYS_CREATE_MODULE: c_long = 174;
@@ -176,11 +176,20 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_getpid, Entry::native("getpid", "identity within the sandbox's pid namespace")),
     (libc::SYS_sendfile, Entry::native("sendfile", "copies between fds the agent already holds")),
     (libc::SYS_socket, Entry::native("socket", "network namespace bounds it; mediated in the network issue")),
-    (libc::SYS_connect, Entry::native("connect", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_connect,
+        Entry::emulated("connect", net::sys_connect, "address copied once and checked; the sentry connects the socket"),
+    ),
     (libc::SYS_accept, Entry::native("accept", "on a socket the agent holds; network namespace bounds it")),
-    (libc::SYS_sendto, Entry::native("sendto", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_sendto,
+        Entry::emulated("sendto", net::sys_sendto, "no address: continued; with one: checked and sent by the sentry"),
+    ),
     (libc::SYS_recvfrom, Entry::native("recvfrom", "receives on a socket the agent already holds")),
-    (libc::SYS_sendmsg, Entry::native("sendmsg", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_sendmsg,
+        Entry::emulated("sendmsg", net::sys_sendmsg, "unix sockets: message copied, checked, sent by the sentry"),
+    ),
     (libc::SYS_recvmsg, Entry::native("recvmsg", "receives on a socket the agent already holds")),
     (libc::SYS_shutdown, Entry::native("shutdown", "on a socket the agent already holds")),
     (libc::SYS_bind, Entry::native("bind", "network namespace bounds it; mediated in the network issue")),
@@ -739,7 +748,10 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (libc::SYS_clock_adjtime, Entry::denied("clock_adjtime", Errno::EPERM, "tunes the host clock")),
     (libc::SYS_syncfs, Entry::native("syncfs", "flushes the filesystem of an fd the agent holds; no authority")),
-    (libc::SYS_sendmmsg, Entry::native("sendmmsg", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_sendmmsg,
+        Entry::emulated("sendmmsg", net::sys_sendmmsg, "inet: continued (namespace-bound); unix: refused, use sendmsg"),
+    ),
     (libc::SYS_setns, Entry::denied("setns", Errno::EPERM, "joining another namespace would leave the sandbox's")),
     (libc::SYS_getcpu, Entry::native("getcpu", "which CPU and node the caller runs on")),
     (
@@ -1116,15 +1128,23 @@ mod tests {
     }
 
     #[test]
-    fn table_emulated_rows_path_bearing_only() {
+    fn table_emulated_rows_path_or_address_bearing_only() {
+        // Socket calls that carry a destination address are emulated too (a unix path reaches host processes).
+        const ADDRESS_BEARING: &[&str] = &["connect", "sendto", "sendmsg", "sendmmsg"];
         for (_, e) in TABLE {
             if matches!(e.support, Support::Emulated(_)) {
                 assert!(
-                    PATH_BEARING.contains(&e.name),
-                    "{} is emulated but not in the path-bearing list",
+                    PATH_BEARING.contains(&e.name) || ADDRESS_BEARING.contains(&e.name),
+                    "{} is emulated but neither path- nor address-bearing",
                     e.name
                 );
             }
+        }
+        for name in ADDRESS_BEARING {
+            assert!(
+                matches!(entry(name).support, Support::Emulated(_)),
+                "{name} must be emulated"
+            );
         }
     }
 }
