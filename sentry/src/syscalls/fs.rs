@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -92,6 +92,17 @@ fn is_fifo(fd: &OwnedFd) -> bool {
 /// The shared core of open, openat, openat2 and creat.
 fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) -> SysResult {
     let path = t.read_path(ptr)?;
+    open_path_bytes(t, start, &path, flags, mode)
+}
+
+fn open_path_bytes(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> SysResult {
+    let path = path.to_vec();
     t.args.flags = Some(flags_text(flags));
     let acc = flags & libc::O_ACCMODE;
     let opath = flags & libc::O_PATH != 0;
@@ -406,50 +417,104 @@ pub fn sys_openat2(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EAGAIN);
     }
     t.args.dirfd = Some(a.i32(0));
-    if resolve != 0 {
-        let path = t
-            .mem()
-            .read_cstr(a.ptr(1), crate::kernel::task::PATH_MAX - 1)?;
-        check_resolve_restrictions(t, a.start(0), &path, resolve)?;
+    if resolve == 0 {
+        return open_common(t, a.start(0), a.ptr(1), flags, mode);
     }
-    open_common(t, a.start(0), a.ptr(1), flags, mode)
+    let path = t.read_path(a.ptr(1))?;
+    let canonical = resolve_restricted(t, a.start(0), &path, flags, resolve)?;
+    open_path_bytes(
+        t,
+        Start::Cwd,
+        canonical.as_os_str().as_bytes(),
+        flags | libc::O_NOFOLLOW,
+        mode,
+    )
 }
 
-fn check_resolve_restrictions(
+/// openat2's RESOLVE_* restrictions, enforced by the kernel itself on the task's one copy of the path, inside the
+/// view: BENEATH and IN_ROOT resolve from the dirfd's directory in the view; the others resolve the absolute path
+/// from the view's root with RESOLVE_IN_ROOT added, so an absolute symlink can never reach the host. Returns the
+/// canonical path (the kernel's own report of what it found), which the ordinary open then checks and opens.
+/// Paths under /proc, whose magic links the sentry translates itself, are refused with EXDEV when restrictions are
+/// asked for.
+fn resolve_restricted(
     t: &mut Task<'_>,
     start: Start,
     path: &[u8],
+    flags: i32,
     resolve: u64,
-) -> Result<(), Errno> {
+) -> Result<PathBuf, Errno> {
     use crate::vfs::path::Caller;
-    if resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
-        if path.first() == Some(&b'/') {
-            return Err(Errno::EXDEV);
-        }
-        let base = match start {
-            Start::Cwd => t.cwd()?,
-            Start::Fd(fd) => t.dir_fd_path(fd)?,
+    let absolute = path.first() == Some(&b'/');
+    if absolute && resolve & RESOLVE_BENEATH != 0 {
+        return Err(Errno::EXDEV);
+    }
+    let base = match start {
+        Start::Cwd => t.cwd()?,
+        Start::Fd(fd) if !absolute || resolve & RESOLVE_IN_ROOT != 0 => t.dir_fd_path(fd)?,
+        Start::Fd(_) => PathBuf::from("/"),
+    };
+    // With NO_XDEV a relative path may start at the dirfd too: an absolute symlink would change mounts (EXDEV).
+    let anchored = resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0
+        || (!absolute && resolve & RESOLVE_NO_XDEV != 0);
+    let (dir, rel, extra) = if anchored {
+        let rel = if absolute { &path[1..] } else { path };
+        (base.clone(), rel.to_vec(), 0)
+    } else {
+        let mut joined = if absolute {
+            PathBuf::from("/")
+        } else {
+            base.clone()
         };
-        let node = t.resolve(start, path, true)?;
-        if !node.path.starts_with(&base) {
-            return Err(Errno::EXDEV);
-        }
+        joined.push(std::ffi::OsStr::from_bytes(path));
+        (
+            PathBuf::from("/"),
+            joined.as_os_str().as_bytes().to_vec(),
+            sys::RESOLVE_IN_ROOT,
+        )
+    };
+    let lexical = crate::policy::load::normalize(&dir.join(std::ffi::OsStr::from_bytes(&rel)));
+    if lexical.starts_with("/proc") || dir.starts_with("/proc") {
+        return Err(Errno::EXDEV);
     }
-    if resolve & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) != 0 {
-        let has_proc = path.windows(5).any(|w| w == b"proc/");
-        if resolve & RESOLVE_NO_MAGICLINKS != 0 && has_proc {
-            return Err(Errno::ELOOP);
+    let dirfd =
+        t.k.vfs
+            .open_view(&dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let rel = rel.strip_prefix(b"/").unwrap_or(&rel).to_vec();
+    let rel = if rel.is_empty() { b".".to_vec() } else { rel };
+    let want = libc::O_PATH | libc::O_CLOEXEC | (flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY));
+    let how = (resolve & !RESOLVE_CACHED) | extra;
+    let crel = CString::new(rel.clone()).map_err(|_| Errno::EINVAL)?;
+    let found = match sys::openat2(dirfd.as_fd(), &crel, want, 0, how) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+            // Creating: the parent must resolve under the same restrictions; the last name is appended.
+            let p = Path::new(std::ffi::OsStr::from_bytes(&rel));
+            let name = p.file_name().ok_or(Errno::ENOENT)?.to_os_string();
+            let parent = p
+                .parent()
+                .filter(|x| !x.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let cparent = CString::new(parent.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+            let pfd = sys::openat2(
+                dirfd.as_fd(),
+                &cparent,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+                how,
+            )?;
+            let dirpath = proc_self_path(&pfd)?;
+            return Ok(dirpath.join(name));
         }
-        if resolve & RESOLVE_NO_SYMLINKS != 0 {
-            // Any symlink on the way: the lexical path and the canonical one differ.
-            let node = t.resolve(start, path, true)?;
-            let lex = t.resolve(start, path, false)?;
-            if node.path != lex.path || lex.is_symlink() {
-                return Err(Errno::ELOOP);
-            }
-        }
-    }
-    Ok(())
+        Err(e) => return Err(e),
+    };
+    proc_self_path(&found)
+}
+
+/// The sandbox path of an fd the sentry opened in the view (the kernel reports it inside the view's namespace).
+fn proc_self_path(fd: &OwnedFd) -> Result<PathBuf, Errno> {
+    let link = nix::fcntl::readlink(fd_path(fd.as_fd()).as_c_str())?;
+    crate::vfs::path::link_to_path(link).ok_or(Errno::ENOENT)
 }
 
 fn stat_node(
