@@ -478,6 +478,21 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
             }
         }
     }
+    // A directory inherited as stdin/stdout/stderr would let a native fchdir leave the view: /dev/null instead.
+    for n in 0..3 {
+        let is_dir =
+            nix::sys::stat::fstat(n).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        if is_dir {
+            match sys::open_abs(c"/dev/null", libc::O_RDWR) {
+                Ok(null) => {
+                    if nix::unistd::dup2(null.as_raw_fd(), n).is_err() {
+                        fail(format!("replace directory fd {n}"));
+                    }
+                }
+                Err(e) => fail(format!("/dev/null: {}", e.desc())),
+            }
+        }
+    }
     if let Err(e) = nix::unistd::chdir(plan.workdir.as_os_str()) {
         fail(format!(
             "working directory {}: {} (is it granted?)",
