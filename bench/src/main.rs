@@ -89,8 +89,8 @@ impl Probe {
         Probe::ALL.into_iter().find(|p| p.name() == s)
     }
 
-    /// Iterations per run: full runs take roughly a second under the sentry, quick ones a
-    /// few milliseconds.
+    /// Iterations per run: a full run takes up to a couple of seconds under the sentry, a quick one
+    /// milliseconds.
     fn iterations(self, quick: bool) -> u64 {
         match (self, quick) {
             (Probe::Getpid, false) => 2_000_000,
@@ -699,7 +699,7 @@ fn checks(rows: &[Row], startup: &Row) -> Vec<Check> {
         Check {
             name,
             target: format!("ratio <= {max}"),
-            actual: ratio.map(|r| format!("{r:.2}x")).ok_or_else(|| {
+            actual: ratio.map(|r| format!("{r:.3}x")).ok_or_else(|| {
                 row.and_then(|r| r.sentry.as_ref().err().or(r.native.as_ref().err()))
                     .cloned()
                     .unwrap_or_else(|| "not measured".into())
