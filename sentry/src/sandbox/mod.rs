@@ -29,7 +29,7 @@ use crate::kernel::Kernel;
 use crate::platform::Platform;
 use crate::policy::Policy;
 use crate::sys;
-use crate::vfs::{Vfs, WMount};
+use crate::vfs::{HostMount, Mount, Vfs};
 use init::{Bind, Plan};
 use proto::Msg;
 
@@ -91,9 +91,9 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec) -> Result<(Plan, Vec<WMount>), SandboxError> {
+fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
     let mut binds = Vec::new();
-    let mut writable = Vec::new();
+    let mut writable: Vec<Box<dyn Mount>> = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(&g.path)
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.path.display())))?;
@@ -113,7 +113,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<WMount>), SandboxError> {
         if g.write {
             let w = sys::open_abs(&c, libc::O_PATH)
                 .map_err(host(format!("open {}", g.path.display())))?;
-            writable.push(WMount::new(g.path.clone(), w));
+            writable.push(Box::new(HostMount::new(g.path.clone(), w)));
         }
         binds.push(Bind {
             path: g.path.clone(),
@@ -275,8 +275,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         )
         .map_err(host("private tmpfs"))
     };
-    mounts.push(WMount::new(PathBuf::from("/tmp"), tmp_root("tmp")?));
-    mounts.push(WMount::new(PathBuf::from("/dev/shm"), tmp_root("dev/shm")?));
+    mounts.push(Box::new(HostMount::new(
+        PathBuf::from("/tmp"),
+        tmp_root("tmp")?,
+    )));
+    mounts.push(Box::new(HostMount::new(
+        PathBuf::from("/dev/shm"),
+        tmp_root("dev/shm")?,
+    )));
     drop(tmp);
 
     let platform = crate::platform::Seccomp::new(listener);

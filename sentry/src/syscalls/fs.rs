@@ -14,7 +14,7 @@ use super::{Reply, SysResult, SyscallArgs};
 use crate::kernel::task::Task;
 use crate::policy::{Access, Granted};
 use crate::sys::{self, CBytes};
-use crate::vfs::{fd_path, view_rel, Kind, Node, Start, WMount};
+use crate::vfs::{fd_path, view_rel, Kind, Mount, Node, Start};
 
 const O_TMPFILE_BITS: i32 = libc::O_TMPFILE;
 
@@ -57,7 +57,7 @@ fn writable<'a>(
     t: &'a Task<'_>,
     _g: &Granted,
     path: &'a Path,
-) -> Result<(&'a WMount, &'a Path), Errno> {
+) -> Result<(&'a dyn Mount, &'a Path), Errno> {
     t.k.vfs.writable_for(path).ok_or(Errno::EROFS)
 }
 

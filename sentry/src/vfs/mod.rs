@@ -5,7 +5,7 @@
 //!   /dev), reached through `view_root` (the sandbox init's root). Path resolution walks it, and every read-only
 //!   open and every directory is opened through it, so a directory fd the agent holds always lies in its view
 //!   (fchdir and the natively-continued execve/chdir then resolve inside the grants).
-//! - the **writable mounts** ([`mount::WMount`]): one per writable grant and one for the private tmpfs, each a
+//! - the **writable mounts** ([`mount::Mount`], served today by [`mount::HostMount`]): one per writable grant and one for the private tmpfs, each a
 //!   directory fd on the writable side. Every write happens beneath one of them with
 //!   `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, on the canonical path the resolver produced and the policy checked.
 //!
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-pub use mount::WMount;
+pub use mount::{HostMount, Mount};
 pub use path::{Kind, Node, Start};
 
 /// The sandbox's filesystem.
@@ -32,7 +32,7 @@ pub use path::{Kind, Node, Start};
 pub struct Vfs {
     view_root: OwnedFd,
     /// Longest path first, so the first match is the innermost mount.
-    writable: Vec<WMount>,
+    writable: Vec<Box<dyn Mount>>,
     /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
     pub tty: Option<PathBuf>,
 }
@@ -57,8 +57,12 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> CString {
 }
 
 impl Vfs {
-    pub fn new(view_root: OwnedFd, mut writable: Vec<WMount>, tty: Option<PathBuf>) -> Self {
-        writable.sort_by_key(|m| std::cmp::Reverse(m.path.as_os_str().len()));
+    pub fn new(
+        view_root: OwnedFd,
+        mut writable: Vec<Box<dyn Mount>>,
+        tty: Option<PathBuf>,
+    ) -> Self {
+        writable.sort_by_key(|m| std::cmp::Reverse(m.path().as_os_str().len()));
         Self {
             view_root,
             writable,
@@ -71,10 +75,12 @@ impl Vfs {
     }
 
     /// The innermost writable mount containing `path`, and the path relative to it.
-    pub fn writable_for<'p>(&self, path: &'p Path) -> Option<(&WMount, &'p Path)> {
-        self.writable
-            .iter()
-            .find_map(|m| path.strip_prefix(&m.path).ok().map(|rel| (m, rel)))
+    pub fn writable_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
+        self.writable.iter().find_map(|m| {
+            path.strip_prefix(m.path())
+                .ok()
+                .map(|rel| (m.as_ref(), rel))
+        })
     }
 
     /// Opens `path` (canonical) in the view with `flags`, following no symlink: the read side.
