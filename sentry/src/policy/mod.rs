@@ -304,6 +304,18 @@ impl Policy {
         self.deny_set = Default::default();
     }
 
+    /// Does the read-only view show exactly what this policy lets the task read or look up? True when every deny
+    /// rule is masked in it: no `**` glob (its matches cannot be listed at start-up) and no rule that hides existence
+    /// with ENOENT (its mask would show that something is there). Then a read-only lookup or open may be checked and
+    /// CONTINUEd: whatever a racing thread swaps in, the kernel resolves it in that view.
+    pub fn view_is_exact(&self) -> bool {
+        !self.has_unmasked_deny()
+            && !self
+                .deny
+                .iter()
+                .any(|d| d.scope == DenyScope::All && d.errno == Errno::ENOENT)
+    }
+
     /// Is there a deny rule the mount view cannot mask (a `**` glob, whose matches cannot be listed at start-up)?
     /// Calls that can only be CONTINUEd (O_PATH of a symlink) are refused while one exists.
     pub fn has_unmasked_deny(&self) -> bool {

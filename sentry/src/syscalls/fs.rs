@@ -89,6 +89,37 @@ fn is_fifo(fd: &OwnedFd) -> bool {
     nix::sys::stat::fstat(fd.as_raw_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
 }
 
+/// Read-only lookups and opens, checked then CONTINUEd where the view is exact (`Policy::view_is_exact`): the policy
+/// decides on the lexical path (and the decision is recorded), then the kernel performs the call in the task's own
+/// read-only, grant-shaped view with the task's own credentials and Landlock rules. A racing thread can only swap in
+/// another path of that view, and everything in it is readable under this policy, so the worst case is bounded by
+/// layer 1 (DESIGN.md, layer 3). Returns None (emulate) for /proc (whose entries the policy judges finer than the
+/// kernel), for paths with `..`, and whenever the lexical path is not allowed (the emulated path then records the
+/// decision on the canonical path).
+fn continue_read_only(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+    access: Access,
+) -> Result<Option<Reply>, Errno> {
+    if !t.k.policy.view_is_exact() || path.is_empty() {
+        return Ok(None);
+    }
+    let Some(lex) = t.k.vfs.lexical(t, start, path)? else {
+        return Ok(None);
+    };
+    if t.k.policy.decide(access, &lex).0.is_err() {
+        return Ok(None);
+    }
+    let node = Node {
+        policy_path: lex.clone(),
+        path: lex,
+        kind: Kind::Missing,
+    };
+    t.check(access, &node)?;
+    Ok(Some(Reply::Continue))
+}
+
 /// The shared core of open, openat, openat2 and creat.
 fn open_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32, mode: u32) -> SysResult {
     let path = t.read_path(ptr)?;
@@ -122,6 +153,9 @@ fn open_path_bytes(
     if acc == libc::O_RDONLY
         && flags & (libc::O_CREAT | O_TMPFILE_BITS | libc::O_PATH | libc::O_TRUNC) == 0
     {
+        if let Some(r) = continue_read_only(t, start, &path, Access::Read)? {
+            return Ok(r);
+        }
         if let Some(lex) = t.k.vfs.lexical(t, start, &path)? {
             if t.k.policy.decide(Access::Read, &lex).0.is_ok() {
                 // O_NONBLOCK so that a FIFO cannot stall the pool's leader here: a FIFO takes the slow path, which hands
@@ -523,8 +557,27 @@ fn stat_node(
     ptr: u64,
     follow: bool,
     empty_ok: bool,
-) -> Result<libc::stat, Errno> {
+) -> Result<Option<libc::stat>, Errno> {
     let path = t.read_path(ptr)?;
+    if path.is_empty() && empty_ok && t.k.policy.view_is_exact() {
+        // fstat of the task's own fd (glibc's fstat): nothing is resolved but an fd the task holds anyway.
+        return Ok(None);
+    }
+    if continue_read_only(t, start, &path, Access::Lookup)?.is_some() {
+        return Ok(None);
+    }
+    stat_path(t, start, &path, follow, empty_ok).map(Some)
+}
+
+/// The emulated stat: None from `stat_node` means CONTINUE.
+fn stat_path(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+    follow: bool,
+    empty_ok: bool,
+) -> Result<libc::stat, Errno> {
+    let path = path.to_vec();
     if path.is_empty() {
         if !empty_ok {
             return Err(Errno::ENOENT);
@@ -560,14 +613,18 @@ fn stat_node(
 
 /// stat(2).
 pub fn sys_stat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
-    let st = stat_node(t, Start::Cwd, a.ptr(0), true, false)?;
+    let Some(st) = stat_node(t, Start::Cwd, a.ptr(0), true, false)? else {
+        return Ok(Reply::Continue);
+    };
     t.write_out(a.ptr(1), &st.c_bytes())?;
     Ok(Reply::Val(0))
 }
 
 /// lstat(2).
 pub fn sys_lstat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
-    let st = stat_node(t, Start::Cwd, a.ptr(0), false, false)?;
+    let Some(st) = stat_node(t, Start::Cwd, a.ptr(0), false, false)? else {
+        return Ok(Reply::Continue);
+    };
     t.write_out(a.ptr(1), &st.c_bytes())?;
     Ok(Reply::Val(0))
 }
@@ -579,13 +636,16 @@ pub fn sys_newfstatat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     t.args.dirfd = Some(a.i32(0));
-    let st = stat_node(
+    let Some(st) = stat_node(
         t,
         a.start(0),
         a.ptr(1),
         flags & libc::AT_SYMLINK_NOFOLLOW == 0,
         flags & libc::AT_EMPTY_PATH != 0,
-    )?;
+    )?
+    else {
+        return Ok(Reply::Continue);
+    };
     t.write_out(a.ptr(2), &st.c_bytes())?;
     Ok(Reply::Val(0))
 }
