@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 # What `make run` runs in the sandbox. Override: make run CMD="python3 -c 'print(1)'"
 CMD ?= bash -c 'echo "hello from the sandbox: $$(id -un) in $$(pwd)"; ls /; cat /etc/shadow || true'
 
-.PHONY: all build run test unit integration lint fmt bench install deps ci clean
+.PHONY: all build run test unit integration lint fmt bench conformance compat install deps ci clean
 
 all: build
 
@@ -30,6 +30,17 @@ fmt:
 bench:
 	$(CARGO) build --release -p sentry -p bench
 	./target/release/bench run --sentry ./target/release/sentry
+
+# Every probe case natively and under the sentry, compared; ends with "N passed, N failed, N skipped".
+conformance:
+	$(CARGO) build -p sentry -p conformance
+	./target/debug/conformance run --platform all --sentry ./target/debug/sentry --json target/conformance.json
+
+# docs/compat.md: THE syscall table joined with the latest conformance results.
+compat:
+	$(CARGO) build -p sentry -p conformance
+	-./target/debug/conformance run --platform all --sentry ./target/debug/sentry --json target/conformance.json
+	./target/debug/conformance compat --sentry ./target/debug/sentry --results target/conformance.json --out docs/compat.md
 
 install: build
 	install -D -m 0755 target/release/sentry $(DESTDIR)$(PREFIX)/bin/sentry
