@@ -355,12 +355,17 @@ fn exec(a: ExecArgs) -> i32 {
 }
 
 fn print_table(json: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     for (nr, e) in TABLE {
-        if json {
-            let v = serde_json::json!({ "nr": nr, "name": e.name, "disposition": e.disposition(), "note": e.note });
-            println!("{v}");
+        let line = if json {
+            serde_json::json!({ "nr": nr, "name": e.name, "disposition": e.disposition(), "note": e.note }).to_string()
         } else {
-            println!("{nr:>4}  {:<24} {:<16} {}", e.name, e.disposition(), e.note);
+            format!("{nr:>4}  {:<24} {:<16} {}", e.name, e.disposition(), e.note)
+        };
+        if writeln!(out, "{line}").is_err() {
+            // The reader went away (`| head`): stop quietly.
+            return;
         }
     }
     if !json {

@@ -563,6 +563,8 @@ pub fn drop_effective_caps_this_thread() -> Result<(), Errno> {
     Errno::result(unsafe { libc::syscall(libc::SYS_capget, &raw mut hdr, data.as_mut_ptr()) })?;
     for d in &mut data {
         d.effective = 0;
+        d.permitted = 0;
+        d.inheritable = 0;
     }
     let hdr = Header {
         version: 0x2008_0522,

@@ -264,6 +264,14 @@ impl Policy {
                     Access::Exec | Access::Connect => (Err(Errno::EACCES), "dev".into()),
                 });
             }
+            if matches!(
+                s,
+                b"/dev/fd" | b"/dev/stdin" | b"/dev/stdout" | b"/dev/stderr" | b"/dev/ptmx"
+            ) && matches!(access, Access::Lookup | Access::Read)
+            {
+                // The links themselves; what they point at is judged on its own path.
+                return Some((Ok(()), "dev: link".into()));
+            }
             let is_pty = self.ptys && (s == b"/dev/ptmx" || s.starts_with(b"/dev/pts/"));
             if is_pty || DEV_RW.iter().any(|d| OsStr::new(d) == path.as_os_str()) {
                 return Some(match access {

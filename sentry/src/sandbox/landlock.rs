@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use landlock::{
-    make_bitflags, Access, AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    make_bitflags, AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr,
     RulesetCreatedAttr, ABI,
 };
 
@@ -38,13 +38,12 @@ pub fn restrict(plan: &Plan) -> Result<bool, String> {
     rules.extend(rule(Path::new("/dev/shm"), exec));
     rules.extend(rule(Path::new("/proc"), read));
     // Device ioctls (TCGETS on a pty the agent opened itself): only the sandbox's own devices live under /dev.
-    rules.extend(rule(
-        Path::new("/dev"),
-        read | AccessFs::WriteFile | AccessFs::IoctlDev,
-    ));
+    rules.extend(rule(Path::new("/dev"), read | AccessFs::IoctlDev));
     rules.extend(rule(Path::new("/"), make_bitflags!(AccessFs::{ReadDir})));
     let status = Ruleset::default()
-        .handle_access(AccessFs::from_all(TARGET))
+        // Reads, exec and device ioctls only: writes are refused by the read-only mounts themselves, and handling the
+        // write rights too would also refuse files the kernel makes outside any path (POSIX message queues).
+        .handle_access(AccessFs::from_read(TARGET) | AccessFs::IoctlDev)
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(rules.into_iter().map(Ok::<_, landlock::RulesetError>)))
         .and_then(|r| r.restrict_self())

@@ -65,6 +65,16 @@ fn is_under_proc(p: &Path) -> bool {
     p.starts_with("/proc")
 }
 
+/// The sandbox path of the file behind `/proc/<pid>/fd/<n>`, when it is an ordinary file (not a pipe, socket, /proc or
+/// /dev object).
+fn proc_fd_file(t: &Task<'_>, rel: &Path) -> Option<PathBuf> {
+    let rel = view_rel(rel).ok()?;
+    let target =
+        nix::fcntl::readlinkat(Some(t.k.vfs.view_root().as_raw_fd()), rel.as_c_str()).ok()?;
+    crate::vfs::path::link_to_path(target)
+        .filter(|p| !p.starts_with("/proc") && !p.starts_with("/dev"))
+}
+
 /// The open flags of `/proc/<pid>/fd/<n>` (from its fdinfo), for reopen decisions.
 fn proc_fd_flags(t: &Task<'_>, rel: &Path) -> Result<i32, Errno> {
     let mut info = rel.to_path_buf();
@@ -226,6 +236,11 @@ fn open_path_bytes(
             t.check(Access::Lookup, &node)?;
             t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?
         }
+        Kind::ProcFd { rel } if !opath && proc_fd_file(t, rel).is_some() => {
+            // A file with a path: reopening it is opening that path (checked, and served on the right side).
+            let target = proc_fd_file(t, rel).unwrap_or_default();
+            return open_path_bytes(t, Start::Cwd, target.as_os_str().as_bytes(), flags, mode);
+        }
         Kind::ProcFd { rel } => {
             let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
             let access = if writes { Access::Write } else { Access::Read };
@@ -341,13 +356,11 @@ fn open_path_bytes(
     Ok(Reply::Fd { fd, cloexec })
 }
 
-/// O_PATH opens. ADDFD cannot install an O_PATH file (the kernel's fget() refuses them), so:
-/// - a directory gets a read-only directory fd from the view (what O_PATH dirfds are used for: *at calls, fchdir);
-/// - a readable regular file gets a read-only fd from the view (never more than the policy already allows);
-/// - anything else (a symlink opened with O_NOFOLLOW, a FIFO, a socket, an unreadable file) is checked and then
-///   CONTINUEd, but only when every deny rule is masked in the view: the kernel then re-resolves the path in the
-///   task's read-only, grant-shaped view, so a racing thread can only land on something the task may look up. A `**`
-///   deny rule has no mask (its matches cannot be listed up front), so with one the call is refused (EACCES).
+/// O_PATH opens. ADDFD cannot install an O_PATH file (the kernel's fget() refuses them), so an O_PATH open is checked
+/// and then CONTINUEd when every deny rule is masked in the view: the kernel re-resolves the path in the task's
+/// read-only, grant-shaped view, so a racing thread can only land on something the task may look up, and an O_PATH fd
+/// carries no read or write access. With a `**` deny rule (no mask), a directory gets a read-only directory fd from
+/// the view, a readable regular file a read-only fd (never more than the policy allows), anything else EACCES.
 fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysResult {
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, node)?;
@@ -359,6 +372,11 @@ fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysRes
         return Err(Errno::ENOTDIR);
     }
     t.check(Access::Lookup, node)?;
+    if !t.k.policy.has_unmasked_deny() {
+        // Every deny rule is masked in the view: the kernel's own O_PATH open there is bounded (see above).
+        t.still_valid()?;
+        return Ok(Reply::Continue);
+    }
     if let Kind::Exists(st) = &node.kind {
         let fmt = st.st_mode & libc::S_IFMT;
         if fmt == libc::S_IFDIR {
@@ -376,11 +394,8 @@ fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysRes
             }
         }
     }
-    if t.k.policy.has_unmasked_deny() {
-        return Err(Errno::EACCES);
-    }
-    t.still_valid()?;
-    Ok(Reply::Continue)
+    // A `**` deny rule has no mask: a natively continued open could be raced onto a file it denies.
+    Err(Errno::EACCES)
 }
 
 /// open(2).
@@ -509,7 +524,15 @@ fn resolve_restricted(
     };
     let lexical = crate::policy::load::normalize(&dir.join(std::ffi::OsStr::from_bytes(&rel)));
     if lexical.starts_with("/proc") || dir.starts_with("/proc") {
-        return Err(Errno::EXDEV);
+        // /proc's magic links are the sentry's to translate: refused under restrictions, as ELOOP where the task
+        // asked not to follow them.
+        return Err(
+            if resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) != 0 {
+                Errno::ELOOP
+            } else {
+                Errno::EXDEV
+            },
+        );
     }
     let dirfd =
         t.k.vfs
@@ -725,6 +748,21 @@ fn access_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: i32, flags: i32
     if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
         return Err(Errno::ENOENT);
     }
+    if path.is_empty() {
+        // The fd itself: nothing to resolve.
+        return Ok(Reply::Continue);
+    }
+    if mode & libc::W_OK == 0 {
+        // A read, execute or existence check: the kernel's own answer in the view, where that is exact.
+        let access = if mode & libc::R_OK != 0 {
+            Access::Read
+        } else {
+            Access::Lookup
+        };
+        if let Some(r) = continue_read_only(t, start, &path, access)? {
+            return Ok(r);
+        }
+    }
     let node =
         t.k.vfs
             .resolve(t, start, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
@@ -791,9 +829,26 @@ fn readlink_common(t: &mut Task<'_>, start: Start, ptr: u64, buf: u64, size: i32
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(ptr)?;
+    if path.is_empty() && start != Start::Cwd {
+        // readlinkat(fd, ""): the link the fd itself is (an O_PATH|O_NOFOLLOW fd); nothing to resolve.
+        return Ok(Reply::Continue);
+    }
     let node = t.resolve(start, &path, false)?;
     t.check(Access::Lookup, &node)?;
     let target: Vec<u8> = match &node.kind {
+        // /proc/self and /proc/thread-self read as "<pid>" and "<pid>/task/<tid>", relative, as natively.
+        Kind::ProcLink(p)
+            if matches!(
+                node.path.as_os_str().as_bytes(),
+                b"/proc/self" | b"/proc/thread-self"
+            ) =>
+        {
+            p.strip_prefix("/proc")
+                .unwrap_or(p)
+                .as_os_str()
+                .as_bytes()
+                .to_vec()
+        }
         Kind::ProcLink(p) => p.as_os_str().as_bytes().to_vec(),
         Kind::Exists(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => nix::fcntl::readlinkat(
             Some(t.k.vfs.view_root().as_raw_fd()),
@@ -884,6 +939,18 @@ fn unlink_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32) -> SysRes
         b".." if rmdir => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
+    if !rmdir && path.len() > 1 && path.ends_with(b"/") {
+        // unlink("x/"): Linux looks at x itself (not following a symlink): a directory is EISDIR, anything else
+        // ENOTDIR, and nothing is removed either way.
+        let trimmed = &path[..path.len() - 1];
+        let node = t.resolve(start, trimmed, false)?;
+        t.check(Access::Lookup, &node)?;
+        return Err(match node.kind {
+            Kind::Missing => Errno::ENOENT,
+            _ if node.is_dir() => Errno::EISDIR,
+            _ => Errno::ENOTDIR,
+        });
+    }
     let node = t.resolve(start, &path, false)?;
     if matches!(node.kind, Kind::Missing) {
         t.check(Access::Lookup, &node)?;
@@ -944,6 +1011,11 @@ fn rename_common(
     }
     let old_path = t.read_path(old)?;
     let new_path = t.read_path(new)?;
+    for p in [&old_path, &new_path] {
+        if matches!(last_component(p), b"." | b"..") {
+            return Err(Errno::EBUSY);
+        }
+    }
     let from = t.resolve(old_start, &old_path, false)?;
     if matches!(from.kind, Kind::Missing) {
         t.check(Access::Lookup, &from)?;
@@ -1003,18 +1075,75 @@ fn link_common(
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::AT_EMPTY_PATH != 0 {
-        // Linking an open fd needs CAP_DAC_READ_SEARCH, which the sandbox never has.
-        return Err(Errno::ENOENT);
-    }
     let old_path = t.read_path(old)?;
     let new_path = t.read_path(new)?;
-    let from = t.k.vfs.resolve(
-        t,
-        old_start,
-        &old_path,
-        flags & libc::AT_SYMLINK_FOLLOW != 0,
-    )?;
+    // Linking an open file (AT_EMPTY_PATH on an fd, or /proc/self/fd/N followed): an O_TMPFILE made visible.
+    let open_file = if old_path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        match old_start {
+            Start::Fd(fd) => Some(t.host_fd_path(fd)?),
+            Start::Cwd => return Err(Errno::ENOENT),
+        }
+    } else {
+        None
+    };
+    let from = match &open_file {
+        Some(_) => None,
+        None => Some(t.resolve(old_start, &old_path, flags & libc::AT_SYMLINK_FOLLOW != 0)?),
+    };
+    let proc_fd = match &from {
+        Some(Node {
+            kind: Kind::ProcFd { rel },
+            ..
+        }) => {
+            let n = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or(Errno::EBADF)?;
+            let pid = rel
+                .iter()
+                .nth(2)
+                .map(|p| p.to_string_lossy().into_owned())
+                .ok_or(Errno::EBADF)?;
+            let (tgid, _) = crate::vfs::path::Caller::ns_ids(t)?;
+            if pid != tgid.to_string() {
+                return Err(Errno::EPERM);
+            }
+            Some(t.host_fd_path(n.parse::<i32>().map_err(|_| Errno::EBADF)?)?)
+        }
+        _ => None,
+    };
+    let src = open_file.or(proc_fd);
+    // An open file that still has a path is linked by that path, decided like any link; only an unnamed one (an
+    // O_TMPFILE) is linked through the task's fd.
+    let named = src
+        .as_ref()
+        .and_then(|p| nix::fcntl::readlink(p.as_c_str()).ok())
+        .and_then(crate::vfs::path::link_to_path)
+        .filter(|p| !p.starts_with("/proc") && !p.starts_with("/dev"));
+    let (src, from) = match named {
+        Some(p) => (
+            None,
+            Some(t.resolve(Start::Cwd, p.as_os_str().as_bytes(), false)?),
+        ),
+        None => (src, from),
+    };
+    if let Some(src) = src {
+        let to = creating(t, new_start, &new_path)?;
+        let g = t.check(Access::Write, &to)?;
+        let (m, rel) = writable(t, &g, &to.path)?;
+        let (d, n) = m.parent(rel)?;
+        nix::unistd::linkat(
+            None,
+            src.as_c_str(),
+            Some(d.as_raw_fd()),
+            n.as_c_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+        )?;
+        return Ok(Reply::Val(0));
+    }
+    let Some(from) = from else {
+        return Err(Errno::ENOENT);
+    };
     if matches!(from.kind, Kind::Missing) {
         t.check(Access::Lookup, &from)?;
         return Err(Errno::ENOENT);
@@ -1263,6 +1392,21 @@ fn utimens_common(
             Start::Cwd => return Err(Errno::EFAULT),
             Start::Fd(fd) => t.host_fd_path(fd)?,
         };
+        // A file with a path is changed on its writable side, as a path would be (an fd from the read-only view would
+        // say EROFS); anything else through the fd itself.
+        if let Some(sp) = nix::fcntl::readlink(p.as_c_str())
+            .ok()
+            .and_then(crate::vfs::path::link_to_path)
+        {
+            let node = t.resolve(Start::Cwd, sp.as_os_str().as_bytes(), false)?;
+            if t.k.vfs.writable_for(&node.path).is_some() {
+                let g = t.check(Access::Write, &node)?;
+                let (m, rel) = writable(t, &g, &node.path)?;
+                let target = m.target(rel)?;
+                sys::utimensat_fd(target.as_fd(), times.as_ref())?;
+                return Ok(Reply::Val(0));
+            }
+        }
         sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF)?
     } else {
         writable_target(
@@ -1403,7 +1547,19 @@ pub fn sys_statfs(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     }
     let fd = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
     let st = sys::fstatfs(fd.as_fd())?;
-    t.write_out(a.ptr(1), &st.c_bytes())?;
+    let mut bytes = st.c_bytes();
+    if t.k.vfs.writable_for(&node.path).is_some() {
+        // The view is mounted read-only, but writes here are served: report the filesystem as the task uses it.
+        // f_flags is the eleventh 8-byte word of the kernel's struct statfs (libc exposes it as spare space).
+        const F_FLAGS: usize = 80;
+        if let Some(w) = bytes.get_mut(F_FLAGS..F_FLAGS + 8) {
+            let mut v = [0u8; 8];
+            v.copy_from_slice(w);
+            let flags = u64::from_ne_bytes(v) & !libc::ST_RDONLY;
+            w.copy_from_slice(&flags.to_ne_bytes());
+        }
+    }
+    t.write_out(a.ptr(1), &bytes)?;
     Ok(Reply::Val(0))
 }
 
