@@ -80,6 +80,13 @@ const PER_LINUX: u32 = 0;
 const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
 /// personality(2): refused unless arg0 (low 32 bits) is PER_LINUX or the query.
+/// fchmod with S_ISUID or S_ISGID: a sandbox never makes a set-id file on the host (with the sentry run as root, the
+/// agent's files are root's). chmod and fchmodat are emulated and drop the bits the same way.
+const FCHMOD_SETID_GUARD: &[&[Cond]] = &[&[Cond {
+    arg: 1,
+    cmp: Cmp::AnyBit(0o6000),
+}]];
+
 /// seccomp(SECCOMP_SET_MODE_FILTER, flags with SECCOMP_FILTER_FLAG_NEW_LISTENER): an agent's own supervisor would
 /// outrank the ptrace platform's trace stops. The notify platform's kernel refuses it with EBUSY anyway.
 const SECCOMP_LISTENER_GUARD: &[&[Cond]] = &[&[
@@ -295,7 +302,12 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (
         libc::SYS_fchmod,
-        Entry::native("fchmod", "owner only, no CAP_FOWNER; fds of read-only grants come from the read-only view"),
+        Entry::guarded(
+            "fchmod",
+            Errno::EPERM,
+            FCHMOD_SETID_GUARD,
+            "owner only, on a held fd (read-only fds come from the read-only view); set-id bits refused",
+        ),
     ),
     (
         libc::SYS_chown,
@@ -1064,7 +1076,11 @@ mod tests {
             .iter()
             .filter(|(_, e)| matches!(e.support, Support::Guarded(..)))
             .count();
-        assert_eq!(guarded, 5);
+        assert_eq!(guarded, 6);
+        match entry("fchmod").support {
+            Support::Guarded(Errno::EPERM, when) => assert_eq!(when, FCHMOD_SETID_GUARD),
+            _ => panic!("fchmod must be guarded"),
+        }
         match entry("seccomp").support {
             Support::Guarded(Errno::EBUSY, when) => assert_eq!(when, SECCOMP_LISTENER_GUARD),
             _ => panic!("seccomp must be guarded"),
