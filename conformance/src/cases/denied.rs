@@ -106,6 +106,7 @@ pub static CASES: &[Case] = &[
         &["seccomp"],
         seccomp_second_listener,
     ),
+    Case::sandbox("denied.fchmod_setid", &["fchmod"], fchmod_setid),
 ];
 
 /// clone with a namespace flag; a child that does get created (a sandbox bug) exits at once.
@@ -168,6 +169,20 @@ fn ioctl_tioclinux(c: &mut Ctx) -> Outcome {
 fn personality_flag(c: &mut Ctx) -> Outcome {
     // PER_LINUX | ADDR_NO_RANDOMIZE
     c.ret("ret", sc!(libc::SYS_personality, 0x0040000u32)).ok();
+    Ok(())
+}
+
+/// fchmod with set-user-ID on a file of the task's own: refused in BPF (EPERM), plain modes still work.
+fn fchmod_setid(c: &mut Ctx) -> Outcome {
+    let fd = sys::open_at_cwd(
+        "setid-probe",
+        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+        0o644,
+    )
+    .map_err(|e| crate::case::Stop::Fail(format!("create the probe file: {e}")))?;
+    let fd = i32::try_from(fd).unwrap_or(-1);
+    c.ret("ret", sc!(libc::SYS_fchmod, fd, 0o4755u32)).ok();
+    sys::close(fd);
     Ok(())
 }
 
