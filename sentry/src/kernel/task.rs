@@ -155,6 +155,16 @@ impl<'k> Task<'k> {
         CString::new(format!("/proc/{}/fd/{fd}", self.tid)).map_err(|_| Errno::EINVAL)
     }
 
+    /// The host path of what a dirfd argument names for an empty-path call: the task's cwd or one of its fds.
+    pub fn start_path(&self, start: crate::vfs::Start) -> Result<CString, Errno> {
+        match start {
+            crate::vfs::Start::Cwd => {
+                CString::new(format!("/proc/{}/cwd", self.tid)).map_err(|_| Errno::EINVAL)
+            }
+            crate::vfs::Start::Fd(fd) => self.host_fd_path(fd),
+        }
+    }
+
     /// A duplicate of one of the task's fds.
     pub fn dup_fd(&self, fd: i32) -> Result<OwnedFd, Errno> {
         let pidfd = crate::sys::pidfd_open_thread(self.tid)?;

@@ -61,6 +61,20 @@ fn writable<'a>(
     t.k.vfs.writable_for(path).ok_or(Errno::EROFS)
 }
 
+/// Both paths of a rename or link on one writable mount (EXDEV otherwise, as across filesystems).
+fn same_mount<'a>(
+    t: &'a Task<'_>,
+    (g1, p1): (&Granted, &'a Path),
+    (g2, p2): (&Granted, &'a Path),
+) -> Result<(&'a dyn Mount, &'a Path, &'a Path), Errno> {
+    let (m1, rel1) = writable(t, g1, p1)?;
+    let (m2, rel2) = writable(t, g2, p2)?;
+    if m1.path() != m2.path() {
+        return Err(Errno::EXDEV);
+    }
+    Ok((m1, rel1, rel2))
+}
+
 fn is_under_proc(p: &Path) -> bool {
     p.starts_with("/proc")
 }
@@ -606,12 +620,7 @@ fn stat_path(
             return Err(Errno::ENOENT);
         }
         // fstat of the task's own fd: stat it through the task's fd table.
-        let p = match start {
-            Start::Cwd => {
-                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
-            }
-            Start::Fd(fd) => t.host_fd_path(fd)?,
-        };
+        let p = t.start_path(start)?;
         return sys::fstatat(None, &p, 0).map_err(|e| {
             if e == Errno::ENOENT {
                 Errno::EBADF
@@ -690,12 +699,7 @@ pub fn sys_statx(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         if flags & libc::AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        let p = match a.start(0) {
-            Start::Cwd => {
-                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
-            }
-            Start::Fd(fd) => t.host_fd_path(fd)?,
-        };
+        let p = t.start_path(a.start(0))?;
         sys::statx(None, &p, flags & sync, mask).map_err(|e| {
             if e == Errno::ENOENT {
                 Errno::EBADF
@@ -1024,11 +1028,7 @@ fn rename_common(
     let to = t.resolve(new_start, &new_path, false)?;
     let g1 = t.check(Access::Write, &from)?;
     let g2 = t.check(Access::Write, &to)?;
-    let (m1, rel1) = writable(t, &g1, &from.path)?;
-    let (m2, rel2) = writable(t, &g2, &to.path)?;
-    if !std::ptr::eq(m1, m2) {
-        return Err(Errno::EXDEV);
-    }
+    let (m, rel1, rel2) = same_mount(t, (&g1, &from.path), (&g2, &to.path))?;
     // A directory carries its subtree's path rules along when it moves: refuse when the policy pins that subtree
     // (a grant, a deny rule or a glob below it). EXDEV makes mv copy file by file, each copy decided on its own path.
     let exchanged_dir = flags & libc::RENAME_EXCHANGE != 0 && to.is_dir();
@@ -1037,8 +1037,8 @@ fn rename_common(
     {
         return Err(Errno::EXDEV);
     }
-    let (d1, n1) = m1.parent(rel1)?;
-    let (d2, n2) = m2.parent(rel2)?;
+    let (d1, n1) = m.parent(rel1)?;
+    let (d2, n2) = m.parent(rel2)?;
     nix::fcntl::renameat2(
         Some(d1.as_raw_fd()),
         n1.as_c_str(),
@@ -1157,13 +1157,9 @@ fn link_common(
     // could be linked to an allowed name.
     let g1 = t.check(Access::Write, &from)?;
     let g2 = t.check(Access::Write, &to)?;
-    let (m1, rel1) = writable(t, &g1, &from.path)?;
-    let (m2, rel2) = writable(t, &g2, &to.path)?;
-    if !std::ptr::eq(m1, m2) {
-        return Err(Errno::EXDEV);
-    }
-    let (d1, n1) = m1.parent(rel1)?;
-    let (d2, n2) = m2.parent(rel2)?;
+    let (m, rel1, rel2) = same_mount(t, (&g1, &from.path), (&g2, &to.path))?;
+    let (d1, n1) = m.parent(rel1)?;
+    let (d2, n2) = m.parent(rel2)?;
     nix::unistd::linkat(
         Some(d1.as_raw_fd()),
         n1.as_c_str(),
@@ -1224,12 +1220,7 @@ fn writable_target(
             return Err(Errno::ENOENT);
         }
         // The task's own fd: operate on it as the task would (a read-only fd from the view stays read-only).
-        let p = match start {
-            Start::Cwd => {
-                CString::new(format!("/proc/{}/cwd", t.tid)).map_err(|_| Errno::EINVAL)?
-            }
-            Start::Fd(fd) => t.host_fd_path(fd)?,
-        };
+        let p = t.start_path(start)?;
         return sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF);
     }
     let node = t.resolve(start, &path, follow)?;
