@@ -8,7 +8,6 @@
 //! value), and sendmsg/sendmmsg on non-unix sockets (an inet socket cannot address a unix path).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
 
 use nix::errno::Errno;
 
@@ -37,14 +36,31 @@ fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Vec<u8>, Errno> 
                 .iter()
                 .position(|&b| b == 0)
                 .map_or(addr.len(), |i| i + 2);
-            let path = PathBuf::from(String::from_utf8_lossy(&addr[2..end]).into_owned());
-            t.args.path = Some(path.display().to_string());
-            let node = Node {
-                policy_path: path.clone(),
-                path,
-                kind: Kind::Missing,
-            };
-            t.check(Access::Connect, &node)?;
+            let raw = addr[2..end].to_vec();
+            t.args.path = Some(String::from_utf8_lossy(&raw).into_owned());
+            // What is not there, or is not a socket, fails as it would natively; a socket meets the policy.
+            let node = t.resolve(crate::vfs::Start::Cwd, &raw, true)?;
+            match &node.kind {
+                Kind::Missing => {
+                    t.check(Access::Lookup, &node)?;
+                    return Err(Errno::ENOENT);
+                }
+                Kind::Exists(st) if st.st_mode & libc::S_IFMT != libc::S_IFSOCK => {
+                    t.check(Access::Lookup, &node)?;
+                    return Err(Errno::ECONNREFUSED);
+                }
+                _ => {
+                    let path = node.path.clone();
+                    t.check(
+                        Access::Connect,
+                        &Node {
+                            policy_path: path.clone(),
+                            path,
+                            kind: Kind::Missing,
+                        },
+                    )?;
+                }
+            }
         }
     }
     Ok(addr)
@@ -109,7 +125,13 @@ pub fn sys_sendmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         // An inet (or netlink) socket cannot address a unix path; the network namespace bounds the rest.
         return Ok(Reply::Continue);
     }
-    let hdr = t.read_bytes(a.ptr(1), 56)?;
+    let n = send_one(t, &sock, a.ptr(1), a.i32(2))?;
+    Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EOVERFLOW)?))
+}
+
+/// One `struct msghdr` at `msg`, copied, checked and sent by the sentry on a unix socket.
+fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<usize, Errno> {
+    let hdr = t.read_bytes(msg, 56)?;
     let (name, namelen) = (
         word(&hdr, 0),
         u32::try_from(word(&hdr, 1) & 0xffff_ffff).map_err(|_| Errno::EINVAL)?,
@@ -179,25 +201,40 @@ pub fn sys_sendmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
             off += (len + 7) & !7;
         }
     }
-    let flags = a.i32(2);
-    if is_blocking(&sock) && flags & libc::MSG_DONTWAIT == 0 {
+    if is_blocking(sock) && flags & libc::MSG_DONTWAIT == 0 {
         crate::kernel::pool::handoff(t.k);
     }
-    let n = sys::sendmsg_raw(
+    sys::sendmsg_raw(
         sock.as_fd(),
         &data,
         addr.as_deref(),
         &fds,
         flags | libc::MSG_NOSIGNAL,
-    )?;
-    Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EOVERFLOW)?))
+    )
 }
 
-/// sendmmsg(2): continued on non-unix sockets; on a unix socket refused (EPERM), where callers fall back to sendmsg.
+/// sendmmsg(2): continued on non-unix sockets; on a unix socket each message is sent like sendmsg, and its length
+/// written back into its `msg_len`.
 pub fn sys_sendmmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
     if socket_family(&sock)? != libc::AF_UNIX {
         return Ok(Reply::Continue);
     }
-    Err(Errno::EPERM)
+    // struct mmsghdr: a 56-byte msghdr, then an unsigned int msg_len, padded to 64 bytes. UIO_MAXIOV messages at most.
+    let count = a.u32(2).min(1024);
+    let mut sent = 0u32;
+    for i in 0..u64::from(count) {
+        let at = a.ptr(1).checked_add(i * 64).ok_or(Errno::EFAULT)?;
+        match send_one(t, &sock, at, a.i32(3)) {
+            Ok(n) => {
+                let len = u32::try_from(n).map_err(|_| Errno::EOVERFLOW)?;
+                t.write_out(at + 56, &len.to_ne_bytes())?;
+                sent += 1;
+            }
+            // Like the kernel: an error after some messages went out ends the batch with their count.
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(Reply::Val(i64::from(sent)))
 }

@@ -762,7 +762,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_syncfs, Entry::native("syncfs", "flushes the filesystem of an fd the agent holds; no authority")),
     (
         libc::SYS_sendmmsg,
-        Entry::emulated("sendmmsg", net::sys_sendmmsg, "inet: continued (namespace-bound); unix: refused, use sendmsg"),
+        Entry::emulated("sendmmsg", net::sys_sendmmsg, "inet: continued (namespace-bound); unix: each message checked and sent by the sentry"),
     ),
     (libc::SYS_setns, Entry::denied("setns", Errno::EPERM, "joining another namespace would leave the sandbox's")),
     (libc::SYS_getcpu, Entry::native("getcpu", "which CPU and node the caller runs on")),
