@@ -317,10 +317,6 @@ fn known_reason(case: &str) -> &'static str {
             "Landlock's read rules cover paths only, and POSIX message queues live on an internal mount beneath no path, \
              so mq_open is refused (EACCES)"
         }
-        "pipe.fifo_nonblock_open" => {
-            "intermittent (about one run in two): a read after the writer closed gives EAGAIN instead of end-of-file; \
-             not yet explained"
-        }
         _ => "unexplained: a sentry bug to fix",
     }
 }

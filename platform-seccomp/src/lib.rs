@@ -114,6 +114,17 @@ impl Notifier {
         sys::notif_addfd(self.fd.as_fd(), id, fd, flags, at.unwrap_or(0), newfd_flags)
     }
 
+    /// Installs `fd` in the task without answering (ADDFD without SEND); the caller answers with the returned number
+    /// afterwards. Slower than [`Notifier::reply_fd`], but the caller can close its own copy before the task resumes.
+    pub fn add_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32, Errno> {
+        let newfd_flags = if cloexec {
+            u32::try_from(libc::O_CLOEXEC).map_err(|_| Errno::EINVAL)?
+        } else {
+            0
+        };
+        sys::notif_addfd(self.fd.as_fd(), id, fd, 0, 0, newfd_flags)
+    }
+
     /// Is the task still waiting on `id`? Call after reading its memory and before acting on what was read.
     pub fn id_valid(&self, id: u64) -> bool {
         sys::notif_id_valid(self.fd.as_fd(), id).is_ok()

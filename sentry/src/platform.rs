@@ -45,6 +45,11 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
     }
 }
 
+fn counts_references(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd))
+        .is_ok_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK))
+}
+
 /// seccomp user-notify.
 #[derive(Debug)]
 pub struct Seccomp {
@@ -83,6 +88,23 @@ impl Platform for Seccomp {
             Answer::Val(v) => self.n.reply(trap.id, Ok(v)).map(|()| v),
             Answer::Err(e) => self.n.reply(trap.id, Err(e)).and(Err(e)),
             Answer::Continue => self.n.reply_continue(trap.id).map(|()| 0),
+            // A FIFO or a socket counts its open references (a reader sees end-of-file only when no writer is left):
+            // install it, close the sentry's copy, and only then let the task resume.
+            Answer::Fd { fd, cloexec } if counts_references(&fd) => {
+                match self.n.add_fd(trap.id, fd.as_fd(), cloexec) {
+                    Ok(newfd) => {
+                        drop(fd);
+                        self.n
+                            .reply(trap.id, Ok(i64::from(newfd)))
+                            .map(|()| i64::from(newfd))
+                    }
+                    Err(e @ (Errno::EMFILE | Errno::ENFILE)) => {
+                        self.n.reply(trap.id, Err(e)).and(Err(e))
+                    }
+                    Err(e @ Errno::ENOENT) => Err(e),
+                    Err(e) => self.n.reply(trap.id, Err(Errno::EIO)).and(Err(e)),
+                }
+            }
             Answer::Fd { fd, cloexec } => match self.n.reply_fd(trap.id, fd.as_fd(), cloexec, None)
             {
                 Ok(newfd) => Ok(i64::from(newfd)),
