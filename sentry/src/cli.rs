@@ -115,14 +115,26 @@ pub fn main() -> i32 {
             let _ = e.print();
             return 0;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Bare `sentry`: the usage, on stderr.
+            eprint!("{}", e.render());
+            return EXIT_USAGE;
+        }
         Err(e) => {
-            // One line: clap's first line, without its "error: " prefix.
+            // One line: clap's first line (and the argument it names on the next), without its "error: " prefix.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "sentry: {} (see sentry --help)",
-                first.trim_start_matches("error: ")
-            );
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            let first = if first.ends_with(':') {
+                format!("{first} {}", lines.next().unwrap_or(""))
+            } else {
+                first
+            };
+            eprintln!("sentry: {first} (see sentry --help)");
             return EXIT_USAGE;
         }
     };
@@ -249,6 +261,15 @@ fn exec(a: ExecArgs) -> i32 {
         eprintln!("sentry: --workdir {}: no such directory", workdir.display());
         return EXIT_USAGE;
     }
+    let inside_tmp = workdir.starts_with("/tmp") || workdir.starts_with("/dev/shm");
+    if !inside_tmp && !policy.grants.iter().any(|g| workdir.starts_with(&g.path)) {
+        eprintln!(
+            "sentry: the working directory {} is outside every grant (add --rw {} or choose --workdir)",
+            workdir.display(),
+            workdir.display()
+        );
+        return EXIT_USAGE;
+    }
     let env = env_for(&policy, &a.env);
     let Some(cmd0) = a.cmd.first() else {
         eprintln!("sentry: no program given");
@@ -268,11 +289,26 @@ fn exec(a: ExecArgs) -> i32 {
     };
     let canonical = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
     if !sandbox::in_view(&policy, &canonical) {
+        // Suggest the whole installation (~/.pyenv, ~/.cargo, /opt/tool), not just the binary's directory: shims
+        // and launchers need the rest of it.
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let top = |base: &Path| {
+            canonical
+                .strip_prefix(base)
+                .ok()
+                .and_then(|r| r.components().next())
+                .map(|c| base.join(c))
+        };
+        let suggest = home
+            .as_deref()
+            .and_then(top)
+            .or_else(|| top(Path::new("/opt")))
+            .unwrap_or_else(|| canonical.parent().unwrap_or(Path::new("/")).to_path_buf());
         eprintln!(
             "sentry: {}: not found in the sandbox ({} is outside every grant; add --ro {})",
             cmd0.to_string_lossy(),
             canonical.display(),
-            canonical.parent().unwrap_or(Path::new("/")).display()
+            suggest.display()
         );
         return EXIT_NOTFOUND;
     }
@@ -391,7 +427,7 @@ pub fn explain(p: &Policy) -> String {
             "  {}  {}    ({})\n",
             g.mode(),
             g.path.display(),
-            g.origin
+            g.origin.trim_matches(['(', ')'])
         ));
     }
     s.push_str("  rwx  /tmp, /dev/shm    (private tmpfs, ");

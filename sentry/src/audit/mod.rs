@@ -52,6 +52,11 @@ pub struct Event<'a> {
     pub errno: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ret: Option<i64>,
+    /// The call was checked and then let through to the kernel: its result is the kernel's, not recorded here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
+    /// The syscall number (for unimplemented ones, the only name there is).
+    pub nr: i64,
     pub latency_us: u64,
 }
 
@@ -230,10 +235,11 @@ fn render_strace(ev: &Event<'_>) -> String {
     if let Some(m) = ev.args.mode {
         args.push(format!("{m:#o}"));
     }
-    let result = match (ev.errno, ev.ret) {
-        (Some(e), _) => format!("-1 {e}"),
-        (None, Some(r)) => r.to_string(),
-        (None, None) => "?".to_string(),
+    let result = match (ev.errno, ev.ret, ev.continued) {
+        (Some(e), _, _) => format!("-1 {e}"),
+        (None, _, true) => "(continued to the kernel)".to_string(),
+        (None, Some(r), false) => r.to_string(),
+        (None, None, false) => "?".to_string(),
     };
     let rule = ev
         .rule

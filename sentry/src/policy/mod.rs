@@ -175,6 +175,10 @@ impl Policy {
         if let Some(d) = self.decide_fixed(access, path) {
             return d;
         }
+        // Outside every grant nothing exists, whatever deny rules say about it.
+        if !self.grants.iter().any(|g| path.starts_with(&g.path)) && !self.is_view_skeleton(path) {
+            return (Err(Errno::ENOENT), "not granted".into());
+        }
         let (set, owner) = self.deny_set.get_or_init(|| {
             let mut b = globset::GlobSetBuilder::new();
             let mut owner = Vec::new();

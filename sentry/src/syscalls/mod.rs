@@ -101,6 +101,7 @@ pub fn serve(k: &Kernel, n: &Notification) {
     let started = Instant::now();
     let args = SyscallArgs::new(n.nr, n.args);
     let mut t = Task::new(k, n);
+    let mut continued = false;
     let (name, result) = match lookup(n.nr) {
         Some(Entry {
             name,
@@ -120,7 +121,10 @@ pub fn serve(k: &Kernel, n: &Notification) {
         match result {
             Ok(Reply::Val(v)) => Answer::Val(v),
             Ok(Reply::Fd { fd, cloexec }) => Answer::Fd { fd, cloexec },
-            Ok(Reply::Continue) => Answer::Continue,
+            Ok(Reply::Continue) => {
+                continued = true;
+                Answer::Continue
+            }
             Err(e) => Answer::Err(e),
         },
     );
@@ -128,7 +132,11 @@ pub fn serve(k: &Kernel, n: &Notification) {
     let denied = decisions.iter().any(|d| !d.allow);
     k.audit.count(name, denied, answered.is_err());
     if denied {
-        if let Some(d) = decisions.iter().find(|d| !d.allow) {
+        // Programs probe many paths that are not there; a lookup outside the grants is not worth a hint.
+        let probe = |d: &&crate::policy::Decided| {
+            d.rule == "not granted" && d.access == crate::policy::Access::Lookup
+        };
+        if let Some(d) = decisions.iter().find(|d| !d.allow && !probe(d)) {
             k.audit
                 .note_denial(|| format!("{name} {}: {}", d.path, d.rule));
         }
@@ -165,7 +173,13 @@ pub fn serve(k: &Kernel, n: &Notification) {
         rule: deciding.map(|d| d.rule.as_str()),
         checks: decisions.iter().collect(),
         errno: answered.as_ref().err().map(|e| e.desc_name()),
-        ret: answered.as_ref().ok().copied(),
+        ret: if continued {
+            None
+        } else {
+            answered.as_ref().ok().copied()
+        },
+        continued,
+        nr: n.nr,
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     };
     k.audit.record(&ev);
