@@ -770,10 +770,7 @@ fn access_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: i32, flags: i32
     let node =
         t.k.vfs
             .resolve(t, start, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
+    let node = existing(t, node)?;
     let dir = node.is_dir();
     t.check(Access::Lookup, &node)?;
     if mode & libc::R_OK != 0 {
@@ -881,6 +878,31 @@ pub fn sys_readlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     readlink_common(t, a.start(0), a.ptr(1), a.ptr(2), a.i32(3))
 }
 
+/// A resolved object that must exist: a missing one is ENOENT, with the lookup recorded (so a path outside the grants
+/// is audited as the denial it is).
+fn existing(t: &Task<'_>, node: Node) -> Result<Node, Errno> {
+    if matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::ENOENT);
+    }
+    Ok(node)
+}
+
+/// The prologue of mkdir and mknod: the new name must not exist, its place must be writable; returns the parent
+/// directory on the writable side, the name, and the task's umask.
+fn new_entry(
+    t: &mut Task<'_>,
+    start: Start,
+    path: &[u8],
+) -> Result<(OwnedFd, CString, u32), Errno> {
+    let node = creating(t, start, path)?;
+    let g = t.check(Access::Write, &node)?;
+    let (m, rel) = writable(t, &g, &node.path)?;
+    let umask = t.umask()?;
+    let (dir, name) = m.parent(rel)?;
+    Ok((dir, name, umask))
+}
+
 /// Resolves the path of a creating call (mkdir, mknod, symlink, link target): it must not exist yet.
 fn creating(t: &mut Task<'_>, start: Start, path: &[u8]) -> Result<Node, Errno> {
     let node = t.resolve(start, path, false)?;
@@ -908,11 +930,7 @@ fn last_component(path: &[u8]) -> &[u8] {
 fn mkdir_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32) -> SysResult {
     let path = t.read_path(ptr)?;
     t.args.mode = Some(mode);
-    let node = creating(t, start, &path)?;
-    let g = t.check(Access::Write, &node)?;
-    let (m, rel) = writable(t, &g, &node.path)?;
-    let umask = t.umask()?;
-    let (dir, name) = m.parent(rel)?;
+    let (dir, name, umask) = new_entry(t, start, &path)?;
     nix::sys::stat::mkdirat(
         Some(dir.as_raw_fd()),
         name.as_c_str(),
@@ -956,10 +974,7 @@ fn unlink_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32) -> SysRes
         });
     }
     let node = t.resolve(start, &path, false)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
+    let node = existing(t, node)?;
     if rmdir && !node.is_dir() {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOTDIR);
@@ -1225,10 +1240,7 @@ fn writable_target(
     }
     let node = t.resolve(start, &path, follow)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
+    let node = existing(t, node)?;
     let g = t.check(Access::Write, &node)?;
     if is_under_proc(&node.path) || node.path.starts_with("/dev") {
         return t.k.vfs.open_view(&node.path, libc::O_PATH, 0);
@@ -1473,10 +1485,7 @@ pub fn sys_truncate(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.ptr(0))?;
     let node = t.resolve(Start::Cwd, &path, true)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
+    let node = existing(t, node)?;
     if node.is_dir() {
         t.check(Access::Lookup, &node)?;
         return Err(Errno::EISDIR);
@@ -1503,11 +1512,7 @@ fn mknod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, dev: u64) -
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(ptr)?;
-    let node = creating(t, start, &path)?;
-    let g = t.check(Access::Write, &node)?;
-    let (m, rel) = writable(t, &g, &node.path)?;
-    let umask = t.umask()?;
-    let (dir, name) = m.parent(rel)?;
+    let (dir, name, umask) = new_entry(t, start, &path)?;
     nix::sys::stat::mknodat(
         Some(dir.as_raw_fd()),
         name.as_c_str(),
@@ -1562,10 +1567,7 @@ pub fn sys_inotify_add_watch(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let node =
         t.k.vfs
             .resolve(t, Start::Cwd, &path, mask & libc::IN_DONT_FOLLOW == 0)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
+    let node = existing(t, node)?;
     t.check(Access::Read, &node)?;
     let inotify = t.dup_fd(ifd).map_err(|_| Errno::EBADF)?;
     let target = t.k.vfs.open_view(&node.path, libc::O_PATH, 0)?;
@@ -1599,9 +1601,7 @@ pub fn resolve_existing(
     follow: bool,
 ) -> Result<Node, Errno> {
     let node = t.resolve(start, path, follow)?;
-    if matches!(node.kind, Kind::Missing) {
-        t.check(Access::Lookup, &node)?;
-        return Err(Errno::ENOENT);
-    }
-    Ok(node)
+    // /proc/self/fd/N names the open file: exec and the like are decided on that file's own path.
+    let node = t.k.vfs.deref_fd_link(t, node)?;
+    existing(t, node)
 }
