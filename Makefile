@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 # What `make run` runs in the sandbox. Override: make run CMD="python3 -c 'print(1)'"
 CMD ?= bash -c 'echo "hello from the sandbox: $$(id -un) in $$(pwd)"; ls /; cat /etc/shadow || true'
 
-.PHONY: all build run test unit integration lint fmt bench conformance compat install deps ci clean
+.PHONY: all build run test unit integration lint fmt bench conformance compat escape install deps ci clean
 
 all: build
 
@@ -35,6 +35,11 @@ bench:
 conformance:
 	$(CARGO) build -p sentry -p conformance
 	./target/debug/conformance run --platform all --sentry ./target/debug/sentry --json target/conformance.json
+
+# Adversarial programs under the sentry, judged from outside; ends with "N blocked, N escaped".
+escape:
+	$(CARGO) build -p sentry -p conformance
+	./target/debug/conformance escape --sentry ./target/debug/sentry
 
 # docs/compat.md: THE syscall table joined with the latest conformance results.
 compat:

@@ -7,6 +7,7 @@
 pub mod case;
 pub mod cases;
 pub mod compat;
+pub mod escape;
 pub mod external;
 pub mod registry;
 pub mod report;

@@ -1,5 +1,5 @@
 //! `conformance`: runs the probe corpus natively and under the sentry and reports where they differ; runs
-//! third-party test binaries the same way; writes docs/compat.md; (later) runs the escape suite.
+//! third-party test binaries the same way; writes docs/compat.md; runs the escape suite.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -113,8 +113,12 @@ enum Cmd {
         #[arg(long, value_name = "FILE", default_value = "docs/compat.md")]
         out: PathBuf,
     },
-    /// The escape suite (not yet here).
-    Escape,
+    /// The escape suite: adversarial programs under the sentry, judged from outside the sandbox.
+    Escape {
+        /// The sentry binary (default: next to this one).
+        #[arg(long, value_name = "PATH")]
+        sentry: Option<PathBuf>,
+    },
 }
 
 fn sibling(name: &str) -> PathBuf {
@@ -220,9 +224,26 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Escape => {
-            println!("escape suite: see sentry/tests/security.rs (not yet part of the conformance runner)");
-            ExitCode::SUCCESS
+        Cmd::Escape { sentry } => {
+            let sentry = sentry.unwrap_or_else(|| sibling("sentry"));
+            // Each case runs in its own workspace: a relative path would no longer name the binary.
+            let sentry = std::fs::canonicalize(&sentry).unwrap_or(sentry);
+            let verdicts = conformance::escape::run_all(&sentry);
+            for v in &verdicts {
+                println!(
+                    "{:<8} {}  [{}]",
+                    if v.blocked { "blocked" } else { "ESCAPED" },
+                    v.name,
+                    v.detail
+                );
+            }
+            let blocked = verdicts.iter().filter(|v| v.blocked).count();
+            println!("{blocked} blocked, {} escaped", verdicts.len() - blocked);
+            if blocked == verdicts.len() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

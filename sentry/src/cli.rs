@@ -159,7 +159,13 @@ pub fn main() -> i32 {
 fn anchors() -> Anchors {
     Anchors {
         cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-        home: std::env::var_os("HOME").map(PathBuf::from),
+        // $HOME, or the account's home directory when it is unset (cron, systemd units, env -i).
+        home: std::env::var_os("HOME").map(PathBuf::from).or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        }),
     }
 }
 

@@ -1,0 +1,29 @@
+//! `conformance escape` against the sentry built in this workspace: every attack runs to the end, and every one is
+//! blocked, judged from outside the sandbox.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn escape_suite_every_attack_blocked() {
+    let sentry =
+        sentry().expect("the sentry binary is built with the workspace (cargo test --workspace)");
+    let out = run_bounded(
+        Command::new(conformance())
+            .arg("escape")
+            .arg("--sentry")
+            .arg(&sentry),
+        Duration::from_secs(600),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l == "7 blocked, 0 escaped"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{stdout}");
+}
