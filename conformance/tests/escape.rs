@@ -21,10 +21,7 @@ fn escape_suite_every_attack_blocked() {
     {
         c.arg("--platform").arg(p);
     }
-    let out = run_bounded(
-        &mut c,
-        Duration::from_secs(600),
-    );
+    let out = run_bounded(&mut c, Duration::from_secs(600));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.lines().any(|l| l == "7 blocked, 0 escaped"),

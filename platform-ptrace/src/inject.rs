@@ -286,7 +286,8 @@ impl State {
         };
         // msghdr at s, iovec at s+64, one data byte at s+88, the control buffer (CMSG_SPACE(4) = 24) at s+96.
         let mut m = [0u8; 120];
-        let put = |m: &mut [u8], off: usize, v: u64| m[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        let put =
+            |m: &mut [u8], off: usize, v: u64| m[off..off + 8].copy_from_slice(&v.to_ne_bytes());
         put(&mut m, 16, s + 64); // msg_iov
         put(&mut m, 24, 1); // msg_iovlen
         put(&mut m, 32, s + 96); // msg_control
@@ -333,11 +334,13 @@ impl State {
             && cmsg_len >= 20;
         if !rights {
             // The fd did not fit in the task's table (MSG_CTRUNC): as an open would, EMFILE.
-            return Err(if msg_flags & u64::from(libc::MSG_CTRUNC.cast_unsigned()) != 0 {
-                Errno::EMFILE
-            } else {
-                Errno::EIO
-            });
+            return Err(
+                if msg_flags & u64::from(libc::MSG_CTRUNC.cast_unsigned()) != 0 {
+                    Errno::EMFILE
+                } else {
+                    Errno::EIO
+                },
+            );
         }
         Ok(got)
     }

@@ -244,10 +244,7 @@ impl State {
             }
             while let Ok(Some(_)) = sfd.read_signal() {}
             let mut b = [0u8; 8];
-            let _ = nix::unistd::read(
-                std::os::fd::AsRawFd::as_raw_fd(&self.shared.wake),
-                &mut b,
-            );
+            let _ = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&self.shared.wake), &mut b);
             self.commands();
             self.reap();
             if self.seized && self.tasks.is_empty() {

@@ -189,7 +189,9 @@ pub fn resolve(c: Choice) -> Choice {
             let release = nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if actions.split_whitespace().any(|a| a == "user_notif") && kernel_at_least(&release, 5, 14) {
+            if actions.split_whitespace().any(|a| a == "user_notif")
+                && kernel_at_least(&release, 5, 14)
+            {
                 Choice::Seccomp
             } else {
                 Choice::Ptrace

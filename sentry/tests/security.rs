@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    assert_no_panic, command, compile_c, have, kill_group, run_command, run_sandboxed, run_sentry,
-    exec_args, sandbox_command, sentry_bin, Output, TempDir, RUN_TIMEOUT,
+    assert_no_panic, command, compile_c, exec_args, have, kill_group, run_command, run_sandboxed,
+    run_sentry, sandbox_command, sentry_bin, Output, TempDir, RUN_TIMEOUT,
 };
 use serde_json::Value;
 

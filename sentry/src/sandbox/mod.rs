@@ -329,7 +329,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         (None, Some(l)) => Box::new(crate::platform::Seccomp::new(l)),
         (None, None) => return Err(fail(SandboxError::Setup("no platform".into()))),
     };
-    spec.audit.strace_note(&format!("sentry: platform {}", platform.name()));
+    spec.audit
+        .strace_note(&format!("sentry: platform {}", platform.name()));
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
     spec.audit.lifecycle(
         "sandbox_start",
