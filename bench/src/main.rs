@@ -653,7 +653,12 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 }
             }
             // A probe that fails once will fail again: do not spend the rounds on it.
-            if native.iter().chain(&sentry).chain(&ptrace).all(Result::is_err) {
+            if native
+                .iter()
+                .chain(&sentry)
+                .chain(&ptrace)
+                .all(Result::is_err)
+            {
                 break;
             }
         }
