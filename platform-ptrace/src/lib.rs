@@ -237,7 +237,9 @@ impl State {
                     PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.shared.wake.as_fd(), PollFlags::POLLIN),
                 ];
-                match poll(&mut fds, PollTimeout::NONE) {
+                // A safety net, not the mechanism: if a SIGCHLD were taken by another thread that has it unblocked
+                // (the process must block it everywhere), the tracer still looks again within 100 ms.
+                match poll(&mut fds, PollTimeout::from(100u8)) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(_) => break,
                 }
