@@ -215,7 +215,7 @@ impl State {
         mem.read_exact(s, &mut b)?;
         let sv0 = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
         let sv1 = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
-        let made = self.adopt(inj, sv0, sv1);
+        let made = self.adopt(inj, tgid, sv0, sv1);
         // The original numbers are closed whatever happened: the task keeps at most the moved copy.
         for fd in [sv0, sv1] {
             let _ = self.inject(
@@ -231,8 +231,14 @@ impl State {
         Ok(tgid)
     }
 
-    fn adopt(&mut self, inj: &mut Injection, sv0: i32, sv1: i32) -> Result<Channel, Errno> {
-        let pidfd = sys::pidfd_open_thread(inj.tid)?;
+    fn adopt(
+        &mut self,
+        inj: &mut Injection,
+        tgid: i32,
+        sv0: i32,
+        sv1: i32,
+    ) -> Result<Channel, Errno> {
+        let pidfd = sys::pidfd_open_thread(inj.tid, tgid)?;
         let theirs = sys::pidfd_getfd(pidfd.as_fd(), sv0)?;
         let ours = sys::pidfd_getfd(pidfd.as_fd(), sv1)?;
         // High, out of the way of the numbers programs expect (lowest free, shells' 10..), below the fd limit.

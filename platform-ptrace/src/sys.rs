@@ -99,15 +99,16 @@ fn owned(rc: libc::c_long) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// pidfd_open(tid, PIDFD_THREAD) (Linux 6.9+), falling back to the thread group's pidfd.
-pub fn pidfd_open_thread(tid: i32) -> Result<OwnedFd, Errno> {
+/// pidfd_open(tid, PIDFD_THREAD) (Linux 6.9+), falling back to the thread group's pidfd (`tgid`): the threads of a
+/// process share its fd table.
+pub fn pidfd_open_thread(tid: i32, tgid: i32) -> Result<OwnedFd, Errno> {
     const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
     // SAFETY: integer arguments only.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::c_long::from(tid), PIDFD_THREAD) };
     match owned(rc) {
         Err(Errno::EINVAL) => {
             // SAFETY: integer arguments only.
-            let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::c_long::from(tid), 0) };
+            let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::c_long::from(tgid), 0) };
             owned(rc)
         }
         r => r,
