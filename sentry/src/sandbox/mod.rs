@@ -315,6 +315,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         "sandbox_start",
         serde_json::json!({
             "platform": platform.name(),
+            "gofer_pid": gofer.pid(),
             "program": String::from_utf8_lossy(spec.program.as_bytes()),
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
