@@ -135,7 +135,12 @@ pub fn open(root: &Root, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, 
     }
     // Never a set-id bit on a new file; never a controlling terminal for the gofer.
     let mode = mode & 0o1777;
-    let flags = flags | libc::O_CLOEXEC | libc::O_NOCTTY;
+    let flags = if flags & libc::O_PATH != 0 {
+        // openat2 refuses any flag O_PATH ignores.
+        flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW) | libc::O_CLOEXEC
+    } else {
+        flags | libc::O_CLOEXEC | libc::O_NOCTTY
+    };
     let p = place(root, path)?;
     match &p {
         Place::Root(r) => {

@@ -9,6 +9,9 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use crate::proto::MAX_PACKET;
 use crate::sys;
 
+/// A packet's bytes and the fd that came with it.
+pub type Packet = (Vec<u8>, Option<OwnedFd>);
+
 /// Sends one packet, with `fd` attached when given.
 pub fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
     let iov = [IoSlice::new(bytes)];
@@ -30,7 +33,7 @@ pub fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> R
 /// Receives one packet and the fd attached to it, if any. `Ok(None)`: the peer closed the socket. A packet that was
 /// truncated, or that carries more than one fd or any other control message, is an error (EPROTO): every fd that came
 /// with it is closed.
-pub fn recv(sock: BorrowedFd<'_>) -> Result<Option<(Vec<u8>, Option<OwnedFd>)>, Errno> {
+pub fn recv(sock: BorrowedFd<'_>) -> Result<Option<Packet>, Errno> {
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let mut cspace = nix::cmsg_space!([std::os::fd::RawFd; 4]);
     loop {
