@@ -100,6 +100,12 @@ fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
     sys::owned(rc)
 }
 
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 impl Client {
     /// The gofer's pid (in the caller's namespace).
     pub fn pid(&self) -> libc::pid_t {
@@ -121,13 +127,14 @@ impl Client {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Gives up on the gofer: every call from now on is EIO, and the gofer is killed.
-    pub fn fail(&self, why: &str) {
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            if let Ok(mut w) = self.why.lock() {
-                *w = Some(why.to_string());
-            }
-        }
+    /// Ends the gofer (at the end of the sandbox): killed and reaped, so nothing of the sandbox outlives `stop`.
+    pub fn stop(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.kill();
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
+
+    fn kill(&self) {
         // SAFETY: live pidfd; SIGKILL; no siginfo; no flags.
         let _ = unsafe {
             libc::syscall(
@@ -138,6 +145,16 @@ impl Client {
                 0,
             )
         };
+    }
+
+    /// Gives up on the gofer: every call from now on is EIO, and the gofer is killed.
+    pub fn fail(&self, why: &str) {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            if let Ok(mut w) = self.why.lock() {
+                *w = Some(why.to_string());
+            }
+        }
+        self.kill();
     }
 
     fn exchange(

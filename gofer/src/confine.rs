@@ -30,6 +30,9 @@ use crate::{sys, wire};
 pub struct Grant {
     pub path: PathBuf,
     pub writable: bool,
+    /// Programs and libraries here may be executed and mapped executable (the gofer itself never executes
+    /// anything: execve is not on its allowlist).
+    pub exec: bool,
 }
 
 /// The first packet the gofer sends: ready, or why not.
@@ -114,7 +117,10 @@ fn build_roots(grants: &[Grant]) -> Result<Vec<Root>, String> {
         let tree = ctx(sys::clone_tree(src.as_fd(), c""), || {
             format!("clone grant {}", g.path.display())
         })?;
-        let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+        let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+        if !g.exec {
+            attrs |= sys::MOUNT_ATTR_NOEXEC;
+        }
         if !g.writable {
             attrs |= sys::MOUNT_ATTR_RDONLY;
         }
@@ -320,6 +326,7 @@ fn confine(grants: &[Grant]) -> Result<Vec<Root>, String> {
 /// sentry's go (its id maps are written), confine, report ready (or why not), serve. Never returns.
 pub fn child_main(sock: OwnedFd, grants: &[Grant]) -> ! {
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+    let _ = nix::sys::prctl::set_name(c"capvisor-gofer");
     sys::close_from_except(3, sock.as_raw_fd());
     // Nothing of the caller's terminal: stderr stays for a last word on a fatal error.
     if let Ok(null) = sys::open_abs(c"/dev/null", libc::O_RDWR) {

@@ -457,6 +457,7 @@ pub fn explain(p: &Policy) -> String {
     }
     s.push_str("\nProvably excluded:\n");
     s.push_str("  - every host path not listed above: not present in the sandbox's mount view, and refused (ENOENT) by the sentry\n");
+    s.push_str("  - host file access beyond the grants: every file opened and every change made for the agent is performed by a\n    separate gofer process whose mount namespace holds only the grants above (read-only ones mounted read-only),\n    with no capabilities, no network and a seccomp allowlist\n");
     s.push_str("  - the network: the sandbox has its own network namespace with only loopback\n");
     s.push_str("  - devices other than the ones above; creating device nodes (mknod: EPERM)\n");
     s.push_str("  - host processes: a separate pid namespace; ptrace, process_vm_writev, pidfd_getfd refused\n");

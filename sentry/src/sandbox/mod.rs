@@ -114,6 +114,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
         roots.push(gofer::Grant {
             path: g.path.clone(),
             writable: g.write,
+            exec: g.exec,
         });
         binds.push(Bind {
             path: g.path.clone(),
@@ -363,6 +364,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "sandbox_exit",
             serde_json::json!({ "exit_code": GOFER_FAILED, "wait_status": status }),
         );
+        gofer.stop();
         eprintln!(
             "sentry: the gofer (the host file server) failed: {why}; the sandbox was stopped"
         );
@@ -392,6 +394,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             );
         }
     }
+    gofer.stop();
     let code = exit_code(status);
     kernel.audit.lifecycle(
         "sandbox_exit",

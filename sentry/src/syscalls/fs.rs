@@ -184,7 +184,7 @@ fn open_path_bytes(
             if t.k.policy.decide(Access::Read, &lex).0.is_ok() {
                 // O_NONBLOCK so that a FIFO cannot stall the pool's leader here: a FIFO takes the slow path, which hands
                 // leadership off before it blocks. For anything else the flag is cleared again.
-                match t.k.vfs.open_view(&lex, reopen | libc::O_NONBLOCK, 0) {
+                match t.k.vfs.open_read(&lex, reopen | libc::O_NONBLOCK) {
                     Ok(fd) if flags & libc::O_NONBLOCK == 0 && is_fifo(&fd) => drop(fd),
                     Ok(fd) => {
                         if flags & libc::O_NONBLOCK == 0 {
@@ -361,7 +361,7 @@ fn open_path_bytes(
                     }
                 } else {
                     t.check(Access::Read, &node)?;
-                    t.k.vfs.open_view(&node.path, reopen, 0)?
+                    t.k.vfs.open_read(&node.path, reopen)?
                 }
             }
         }
@@ -402,7 +402,7 @@ fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysRes
         if fmt == libc::S_IFREG && t.k.policy.decide(Access::Read, &node.policy_path).0.is_ok() {
             if let Ok(fd) =
                 t.k.vfs
-                    .open_view(&node.path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                    .open_read(&node.path, libc::O_RDONLY | libc::O_NONBLOCK)
             {
                 return Ok(Reply::Fd { fd, cloexec });
             }

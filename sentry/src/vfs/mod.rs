@@ -83,7 +83,24 @@ impl Vfs {
         self.mount_for(path).filter(|(m, _)| m.writable())
     }
 
-    /// Opens `path` (canonical) in the view with `flags`, following no symlink: the read side.
+    /// Opens `path` (canonical) for reading, following no symlink: a file under a mount is opened by the gofer; a
+    /// directory, and anything outside the mounts (/proc, /dev), in the view, so that a directory fd the agent holds
+    /// always lies in its own read-only mount view.
+    pub fn open_read(&self, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+        if flags & libc::O_DIRECTORY == 0 {
+            if let Some((m, rel)) = self.mount_for(path) {
+                let fd = m.open(rel, flags | libc::O_NOFOLLOW, 0)?;
+                let dir = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
+                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+                if !dir {
+                    return Ok(fd);
+                }
+            }
+        }
+        self.open_view(path, flags, 0)
+    }
+
+    /// Opens `path` (canonical) in the view with `flags`, following no symlink.
     pub fn open_view(&self, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         let rel = view_rel(path)?;
         crate::sys::openat2(
