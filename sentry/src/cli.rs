@@ -75,6 +75,18 @@ struct PolicyArgs {
     /// Start from an empty policy instead of the embedded default.
     #[arg(long)]
     no_default: bool,
+    /// Set a budget: tasks, memory, cpu, wall, disk, files or egress (e.g. memory=512M, cpu=30s, tasks=256, wall=none).
+    #[arg(long, value_name = "NAME=VALUE")]
+    limit: Vec<String>,
+    /// What to do with a request the policy does not grant: deny (default) or ask a controller.
+    #[arg(long, value_name = "deny|ask")]
+    on_deny: Option<String>,
+    /// How long a question waits for an answer before it counts as a refusal (default 60s).
+    #[arg(long, value_name = "SECONDS")]
+    approval_timeout: Option<String>,
+    /// Put the contents of FILE into the agent's environment as NAME (redacted from the audit log and --strace).
+    #[arg(long, value_name = "NAME=@FILE")]
+    secret: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +201,10 @@ fn build_policy(a: &PolicyArgs, anchors: &Anchors) -> Result<Policy, i32> {
         rw: a.rw.clone(),
         deny: a.deny.clone(),
         env: vec![],
+        limit: a.limit.clone(),
+        on_deny: a.on_deny.clone(),
+        approval_timeout: a.approval_timeout.clone(),
+        secret: a.secret.clone(),
     })
     .map_err(err)?;
     Ok(b.build())
@@ -464,6 +480,59 @@ pub fn explain(p: &Policy) -> String {
     s.push_str("  - kernel attack surface: bpf, io_uring, userfaultfd, perf_event_open, keyctl, modules, kexec refused\n");
     s.push_str("\nEnvironment passed in: ");
     s.push_str(&p.env_pass.join(" "));
+    s.push('\n');
+    s.push_str(&explain_controls(p));
+    s
+}
+
+/// The agent-control part of `policy explain`: budgets (with what enforces each on this host, found by making the
+/// cgroups and removing them again), the approval mode, and secret names.
+fn explain_controls(p: &Policy) -> String {
+    let c = &p.controls;
+    let mut s = String::new();
+    if !c.secrets.is_empty() {
+        s.push_str(
+            "Secrets put into the environment (values redacted from the audit log and --strace):\n",
+        );
+        for (name, from) in &c.secrets {
+            s.push_str(&format!("  {name}    (from {from})\n"));
+        }
+    }
+    let probe = crate::sandbox::budget::Budget::prepare(&c.limits).describe();
+    s.push_str("\nBudgets (per sandbox; \"none\" is unlimited):\n");
+    for name in crate::policy::limits::NAMES {
+        let origin = c
+            .limit_origin
+            .get(name)
+            .map_or("default", String::as_str)
+            .trim_matches(['(', ')']);
+        let how = probe["enforcement"][name].as_str().unwrap_or("");
+        let how = if how.is_empty() {
+            String::new()
+        } else {
+            format!(" — {how}")
+        };
+        s.push_str(&format!(
+            "  {name:<7} {:<6} ({origin}){how}\n",
+            c.limits.show(name)
+        ));
+    }
+    if let Some(notes) = probe["degraded"].as_array().filter(|n| !n.is_empty()) {
+        s.push_str("  degraded on this host (no cgroup for some budgets):\n");
+        for n in notes {
+            s.push_str(&format!("    - {}\n", n.as_str().unwrap_or("")));
+        }
+    }
+    s.push_str(&format!(
+        "\nOn a request the policy does not grant: {}",
+        c.approval.mode.as_str()
+    ));
+    if c.approval.mode == crate::policy::limits::OnDeny::Ask {
+        s.push_str(&format!(
+            " (a controller decides: --control socket, else the sentry's terminal; no answer within {}s is a refusal)",
+            c.approval.timeout.as_secs()
+        ));
+    }
     s.push('\n');
     s
 }

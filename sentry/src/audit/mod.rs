@@ -175,6 +175,16 @@ impl Audit {
         self.write_line(f, &obj);
     }
 
+    /// A budget ran out: the typed `budget_exceeded` record, and one line on stderr (the program is about to fail or
+    /// be stopped, and the user should know why).
+    pub fn budget_exceeded(&self, resource: &str, limit: &str, used: &str, action: &str) {
+        eprintln!("sentry: budget exceeded: {resource} (limit {limit}, used {used}): {action}");
+        self.lifecycle(
+            "budget_exceeded",
+            serde_json::json!({ "resource": resource, "limit": limit, "used": used, "action": action }),
+        );
+    }
+
     fn write_line<T: Serialize>(&self, f: &Mutex<File>, v: &T) {
         let Ok(mut line) = serde_json::to_vec(v) else {
             return;

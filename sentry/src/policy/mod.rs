@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod limits;
 pub mod load;
 mod proc_rules;
 
@@ -132,6 +133,8 @@ pub struct Policy {
     pub ptys: bool,
     /// All deny rules as one matcher, built on first use.
     pub deny_set: std::sync::OnceLock<(globset::GlobSet, Vec<usize>)>,
+    /// Budgets, approval mode, secret names (`policy::limits`).
+    pub controls: limits::Controls,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -149,7 +152,16 @@ impl Policy {
     /// The one decision. `path` is the canonical sandbox path (symlinks resolved in the sandbox's view); under /proc,
     /// the caller's own process is spelled `/proc/self`.
     pub fn check(&self, who: &Subject, access: Access, path: &Path) -> Result<Granted, Errno> {
-        let (result, rule) = self.decide(access, path);
+        let (mut result, mut rule) = self.decide(access, path);
+        if result.is_ok()
+            && access == Access::Write
+            && !path.starts_with("/dev")
+            && self.controls.usage.disk_exhausted()
+        {
+            // The disk budget is spent: what Linux gives a user over quota.
+            result = Err(Errno::EDQUOT);
+            rule = "budget disk exhausted".into();
+        }
         who.decisions.borrow_mut().push(Decided {
             allow: result.is_ok(),
             access,
@@ -443,6 +455,7 @@ mod tests {
             env_set: vec![],
             ptys: false,
             deny_set: Default::default(),
+            controls: Default::default(),
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Plan {
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
+    /// Budgets the kernel enforces per process: (resource, soft, hard), set on the agent before exec.
+    pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
 }
 
 const BASE: &str = "/tmp";
@@ -501,6 +503,11 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         ));
     }
     sys::reset_signals();
+    for (r, soft, hard) in &plan.rlimits {
+        if let Err(e) = nix::sys::resource::setrlimit(*r, *soft, *hard) {
+            fail(format!("budget {r:?}: {}", e.desc()));
+        }
+    }
     if let Err(e) = sys::drop_all_caps() {
         fail(format!("drop capabilities: {}", e.desc()));
     }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
+pub mod cgroup;
 pub mod filter;
 pub mod init;
 mod landlock;
@@ -149,6 +151,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             filters,
+            rlimits: vec![],
         },
         writable,
     ))
@@ -182,7 +185,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     preflight()?;
     let interactive = tty::Terminal::wanted();
     spec.policy.ptys = true;
-    let (plan, writable) = plan(&spec)?;
+    if let Some(d) = spec.policy.controls.limits.disk {
+        // The disk budget bounds the private tmpfs too.
+        spec.policy.tmp_size = spec.policy.tmp_size.min(d);
+    }
+    let mut budget = budget::Budget::prepare(&spec.policy.controls.limits);
+    let (mut plan, writable) = plan(&spec)?;
+    plan.rlimits.clone_from(&budget.rlimits);
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,
@@ -214,6 +223,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         e
     };
     write_id_maps(child).map_err(fail)?;
+    // Into the sandbox's cgroups before the init starts anything.
+    budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
     let tmp = match proto::recv(ours.as_fd()) {
         Ok((Msg::Mounted, Some(fd))) => fd,
@@ -283,6 +294,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         PathBuf::from("/dev/shm"),
         tmp_root("dev/shm")?,
     )));
+    budget.watch_tmp(tmp.try_clone().ok());
     drop(tmp);
 
     let platform = crate::platform::Seccomp::new(listener);
@@ -295,6 +307,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
+            "budgets": budget.describe(),
         }),
     );
     let kernel = Arc::new(Kernel {
@@ -326,7 +339,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
 
     crate::kernel::pool::Pool::start(&kernel);
     let agent = agent_pid(child);
+    let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
+    monitor.finish(status);
     drop(term);
     let code = exit_code(status);
     kernel.audit.lifecycle(
