@@ -249,6 +249,36 @@ fn env_for(policy: &Policy, extra: &[String]) -> Vec<CString> {
         .collect()
 }
 
+/// Reads every secret's value from its file (one trailing newline dropped). Unreadable or empty: a policy error.
+fn read_secrets(policy: &Policy) -> Result<Vec<(String, String)>, i32> {
+    let mut out = Vec::new();
+    for (name, file) in &policy.controls.secrets {
+        let v = match std::fs::read(file) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("sentry: secret {name}: cannot read {file}: {e}");
+                return Err(EXIT_POLICY);
+            }
+        };
+        let mut v = String::from_utf8(v).map_err(|_| {
+            eprintln!("sentry: secret {name}: {file} is not UTF-8 text");
+            EXIT_POLICY
+        })?;
+        if v.ends_with('\n') {
+            v.pop();
+            if v.ends_with('\r') {
+                v.pop();
+            }
+        }
+        if v.is_empty() {
+            eprintln!("sentry: secret {name}: {file} is empty");
+            return Err(EXIT_POLICY);
+        }
+        out.push((name.clone(), v));
+    }
+    Ok(out)
+}
+
 /// PATH lookup as execvp does, in the sandbox's environment.
 fn find_program(cmd: &Path, env: &[CString], workdir: &Path) -> Option<PathBuf> {
     if cmd.as_os_str().as_bytes().contains(&b'/') {
@@ -292,7 +322,25 @@ fn exec(a: ExecArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let env = env_for(&policy, &a.env);
+    let mut env = env_for(&policy, &a.env);
+    let secrets = match read_secrets(&policy) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for (name, value) in &secrets {
+        // A secret wins over a variable of the same name from anywhere else.
+        let prefix = format!("{name}=");
+        env.retain(|e| !e.as_bytes().starts_with(prefix.as_bytes()));
+        let mut b = prefix.into_bytes();
+        b.extend_from_slice(value.as_bytes());
+        match CString::new(b) {
+            Ok(c) => env.push(c),
+            Err(_) => {
+                eprintln!("sentry: secret {name}: the value contains a NUL byte");
+                return EXIT_POLICY;
+            }
+        }
+    }
     let Some(cmd0) = a.cmd.first() else {
         eprintln!("sentry: no program given");
         return EXIT_USAGE;
@@ -362,7 +410,10 @@ fn exec(a: ExecArgs) -> i32 {
         crate::audit::now().to_bits() & 0xffff_ffff
     );
     let audit = match Audit::new(sandbox_id, a.audit.as_deref(), a.strace, a.audit_summary) {
-        Ok(x) => x,
+        Ok(mut x) => {
+            x.redact(secrets.iter().map(|(_, v)| v.clone()).collect());
+            x
+        }
         Err(e) => {
             eprintln!(
                 "sentry: --audit {}: {e}",

@@ -470,6 +470,11 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     if let Err(e) = nix::unistd::setsid() {
         fail(format!("setsid: {}", e.desc()));
     }
+    // A fresh session keyring: nothing the invoking session holds (credentials cached by keyutils, krb5, ...) is
+    // reachable, even before the filter refuses keyctl itself.
+    if let Err(e) = sys::join_session_keyring() {
+        fail(format!("session keyring: {}", e.desc()));
+    }
     if let Some(tty) = tty {
         if let Err(e) = sys::set_controlling_tty(tty.as_fd()) {
             fail(format!("controlling terminal: {}", e.desc()));
