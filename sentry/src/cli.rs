@@ -50,6 +50,22 @@ enum Cmd {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Answer a pending question of a sandbox run with `--on-deny ask --control PATH`: allow it.
+    Approve(AnswerArgs),
+    /// Answer a pending question: refuse it.
+    Deny(AnswerArgs),
+}
+
+#[derive(Args, Debug)]
+struct AnswerArgs {
+    /// The question's id (from the control socket's `question` message or the audit log).
+    id: u64,
+    /// The sandbox's control socket (default: $SENTRY_CONTROL).
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// (approve only) Allow this access to this path for the rest of the run, without asking again.
+    #[arg(long)]
+    always: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +124,9 @@ struct ExecArgs {
     /// Print each mediated syscall to stderr as it is answered.
     #[arg(long)]
     strace: bool,
+    /// A control socket for this sandbox (JSON lines; see README): approval questions and answers.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
     /// The program and its arguments.
     #[arg(
         required = true,
@@ -156,6 +175,8 @@ pub fn main() -> i32 {
             print_table(json);
             0
         }
+        Cmd::Approve(a) => answer(&a, true),
+        Cmd::Deny(a) => answer(&a, false),
         Cmd::Policy {
             cmd: PolicyCmd::Explain(a),
         } => match build_policy(&a, &anchors()) {
@@ -165,6 +186,32 @@ pub fn main() -> i32 {
             }
             Err(code) => code,
         },
+    }
+}
+
+/// `sentry approve` / `sentry deny`: 0 when the sentry took the answer, 1 when it refused it (no such question).
+fn answer(a: &AnswerArgs, allow: bool) -> i32 {
+    if a.always && !allow {
+        eprintln!("sentry: --always goes with approve only");
+        return EXIT_USAGE;
+    }
+    let Some(control) = a
+        .control
+        .clone()
+        .or_else(|| std::env::var_os("SENTRY_CONTROL").map(PathBuf::from))
+    else {
+        eprintln!("sentry: which sandbox? give --control PATH (or set SENTRY_CONTROL)");
+        return EXIT_USAGE;
+    };
+    match crate::policy::approval::send_answer(&control, a.id, allow, a.always) {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("sentry: question {}: {e}", a.id);
+            1
+        }
     }
 }
 
@@ -423,6 +470,10 @@ fn exec(a: ExecArgs) -> i32 {
         }
     };
     let mut policy = policy;
+    policy.controls.control = a
+        .control
+        .as_ref()
+        .map(|c| crate::policy::load::normalize(&anchors.cwd.join(c)));
     if let Some(path) = &a.audit {
         // The audit log must not be writable from inside: deny it (and so mask it) when a grant would expose it.
         let real = crate::policy::load::canonical_prefix(&anchors.cwd.join(path), false);

@@ -264,3 +264,243 @@ except OSError as e:
     // Nothing was pushed into the host terminal's input: the driver saw no stray "X" echoed back.
     assert!(!t.lines().any(|l| l.trim() == "X"), "{out}");
 }
+
+/// The agent for the approval test: one thread opens four files a deny rule refuses (c twice), another keeps doing
+/// mediated work (opening an allowed file) and appending a byte per round to `ticks` in the workspace, which the test
+/// watches from outside.
+const ASKING_AGENT: &str = r#"
+import threading, time, os
+done = False
+def ticker():
+    with open("ticks", "ab", buffering=0) as out:
+        while not done:
+            with open("plain.txt") as f:
+                f.read()
+            out.write(b".")
+            time.sleep(0.01)
+t = threading.Thread(target=ticker)
+t.start()
+for name in ["a", "b", "c", "c", "d"]:
+    try:
+        with open(name + ".secret") as f:
+            r = "read " + f.read().strip()
+    except OSError as e:
+        r = "error " + os.strerror(e.errno)
+    print(name, r, flush=True)
+done = True
+t.join()
+"#;
+
+#[test]
+fn approval_through_control_socket_allow_deny_always_timeout() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+
+    let ws = TempDir::new("approval");
+    for f in ["a", "b", "c", "d"] {
+        ws.write(&format!("{f}.secret"), &format!("content {f}\n"));
+    }
+    ws.write("plain.txt", "ok\n");
+    let audit = ws.join("audit.jsonl");
+    let sock = ws.join("control.sock");
+    let mut cmd = sandbox_command(
+        &[
+            "--audit",
+            audit.to_str().expect("ascii"),
+            "--deny",
+            "**/*.secret",
+            "--on-deny",
+            "ask",
+            "--approval-timeout",
+            "3",
+            "--control",
+            sock.to_str().expect("ascii"),
+        ],
+        &["/usr/bin/python3", "-c", ASKING_AGENT],
+        ws.path(),
+    );
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn sentry");
+    let guard = KillOnDrop(&mut child);
+
+    // The controller: connect (the socket appears once the sandbox is up), then answer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let conn = loop {
+        if let Ok(c) = UnixStream::connect(&sock) {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "control socket never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut w = conn.try_clone().expect("clone");
+    let mut questions = Vec::new();
+    let mut ticks_while_pending = None;
+    for line in BufReader::new(conn).lines() {
+        let line = line.expect("a line from the control socket");
+        let m: Value = serde_json::from_str(&line).expect("JSON");
+        if m["type"] == "question" {
+            questions.push(m.clone());
+            let id = m["id"].as_u64().expect("id");
+            let path = m["path"].as_str().expect("path").to_string();
+            let file = Path::new(&path)
+                .file_name()
+                .and_then(|f| f.to_str())
+                .unwrap_or("");
+            match file {
+                "a.secret" => writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"type":"answer","id":id,"decision":"allow"})
+                )
+                .expect("write"),
+                // The CLI: `sentry deny ID` and `sentry approve ID --always`.
+                "b.secret" | "c.secret" => {
+                    let mut args = vec![
+                        if file == "b.secret" {
+                            "deny"
+                        } else {
+                            "approve"
+                        }
+                        .to_string(),
+                        id.to_string(),
+                        "--control".into(),
+                        sock.to_str().expect("ascii").into(),
+                    ];
+                    if file == "c.secret" {
+                        args.push("--always".into());
+                    }
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let out = common::run_sentry(&args, ws.path());
+                    assert_eq!(out.code, 0, "sentry {args:?}\n{out}");
+                }
+                // d: left unanswered. Meanwhile the other thread must keep going: watch its file from outside.
+                _ => {
+                    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                    let before = size(&ws.join("ticks"));
+                    std::thread::sleep(Duration::from_millis(1500));
+                    ticks_while_pending = Some(size(&ws.join("ticks")) - before);
+                }
+            }
+        }
+        if m["type"] == "answered" && m["by"] == "timeout" {
+            break;
+        }
+    }
+    drop(guard);
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "a read content a",
+            "b error Permission denied",
+            "c read content c",
+            "c read content c",
+            "d error Permission denied"
+        ],
+        "{stdout}"
+    );
+    // Four questions: the second open of c needed none.
+    let asked: Vec<&str> = questions
+        .iter()
+        .filter_map(|q| q["path"].as_str())
+        .filter_map(|p| Path::new(p).file_name().and_then(|f| f.to_str()))
+        .collect();
+    assert_eq!(asked, ["a.secret", "b.secret", "c.secret", "d.secret"]);
+    let ticks = ticks_while_pending.expect("question d was seen");
+    assert!(
+        ticks > 0,
+        "the other thread made no progress while a question was pending"
+    );
+    println!("other thread: {ticks} rounds in 1.5 s while question d was pending");
+
+    // Every question and answer is in the audit log, and the syscall records say which answer decided them.
+    let recs = records(&audit);
+    let answers: Vec<(String, String)> = recs
+        .iter()
+        .filter(|r| r["kind"] == "approval_answer")
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap_or("").to_string(),
+                r["by"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("allow".to_string(), "control".to_string()),
+            ("deny".into(), "control".into()),
+            ("allow".into(), "control".into()),
+            ("deny".into(), "timeout".into())
+        ]
+    );
+    assert_eq!(
+        recs.iter()
+            .filter(|r| r["kind"] == "approval_question")
+            .count(),
+        4
+    );
+    let c_opens: Vec<&str> = recs
+        .iter()
+        .filter(|r| {
+            r["kind"] == "syscall"
+                && r["args"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("c.secret"))
+        })
+        .filter_map(|r| r["rule"].as_str())
+        .collect();
+    assert!(
+        c_opens
+            .iter()
+            .any(|r| r.starts_with("approved always by answer")),
+        "{c_opens:?}"
+    );
+    assert!(!sock.exists(), "the control socket was left behind");
+}
+
+#[test]
+fn approval_without_controller_refuses_at_once() {
+    // No --control and no terminal (the test has none): the question is refused immediately, and audited.
+    let ws = TempDir::new("approval-none");
+    ws.write("x.secret", "x\n");
+    let audit = ws.join("audit.jsonl");
+    let out = common::run_sandboxed(
+        &[
+            "--audit",
+            audit.to_str().expect("ascii"),
+            "--deny",
+            "**/*.secret",
+            "--on-deny",
+            "ask",
+            // Should the test runner have a terminal after all, its prompt times out quickly instead.
+            "--approval-timeout",
+            "2",
+        ],
+        &["/bin/cat", "x.secret"],
+        ws.path(),
+    );
+    assert_eq!(out.code, 1, "{out}");
+    let recs = records(&audit);
+    assert!(
+        recs.iter().any(|r| r["kind"] == "approval_answer"
+            && (r["by"] == "no controller" || r["by"] == "timeout")),
+        "{recs:#?}"
+    );
+}
+
+/// Kills the child if the test fails before it is waited for.
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            common::kill_group(self.0);
+        }
+    }
+}

@@ -71,7 +71,7 @@ struct Counts {
 #[derive(Debug)]
 pub struct Audit {
     pub sandbox: String,
-    file: Option<Mutex<File>>,
+    file: Option<std::sync::Arc<Mutex<File>>>,
     strace: bool,
     summary: bool,
     counts: Mutex<BTreeMap<&'static str, Counts>>,
@@ -98,12 +98,12 @@ impl Audit {
         summary: bool,
     ) -> std::io::Result<Self> {
         let file = match file {
-            Some(p) => Some(Mutex::new(
+            Some(p) => Some(std::sync::Arc::new(Mutex::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(p)?,
-            )),
+            ))),
             None => None,
         };
         Ok(Self {
@@ -116,6 +116,21 @@ impl Audit {
             first_denial: Mutex::new(None),
             secrets: Vec::new(),
         })
+    }
+
+    /// A second handle on the same log (same file, same redaction; its own counters), for components that record
+    /// lifecycle events from their own threads (the approval controller).
+    pub fn share(&self) -> Self {
+        Self {
+            sandbox: self.sandbox.clone(),
+            file: self.file.clone(),
+            strace: self.strace,
+            summary: false,
+            counts: Mutex::new(BTreeMap::new()),
+            denied_total: AtomicU64::new(0),
+            first_denial: Mutex::new(None),
+            secrets: self.secrets.clone(),
+        }
     }
 
     /// Secret values to keep out of every output of this module.

@@ -314,6 +314,10 @@ pub struct Controls {
     /// Secret names and where their values come from (`@FILE`), in order; values are read at exec only.
     pub secrets: Vec<(String, String)>,
     pub usage: Arc<Usage>,
+    /// `--control PATH`: the control socket.
+    pub control: Option<std::path::PathBuf>,
+    /// The running approval controller (set by the sandbox when it starts).
+    pub asker: Option<Arc<super::approval::Asker>>,
 }
 
 #[cfg(test)]

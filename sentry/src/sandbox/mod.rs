@@ -296,6 +296,18 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     )));
     budget.watch_tmp(tmp.try_clone().ok());
     drop(tmp);
+    // The approval controller (and the control socket): after the clone, before any worker can ask.
+    let c = &spec.policy.controls;
+    if c.approval.mode == crate::policy::limits::OnDeny::Ask || c.control.is_some() {
+        let asker = crate::policy::approval::Asker::start(
+            c.approval.mode == crate::policy::limits::OnDeny::Ask,
+            c.approval.timeout,
+            c.control.as_deref(),
+            spec.audit.share(),
+        )
+        .map_err(|e| fail(SandboxError::Setup(e)))?;
+        spec.policy.controls.asker = Some(asker);
+    }
 
     let platform = crate::platform::Seccomp::new(listener);
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
@@ -342,6 +354,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
     monitor.finish(status);
+    if let Some(a) = &kernel.policy.controls.asker {
+        a.shutdown();
+    }
     drop(term);
     let code = exit_code(status);
     kernel.audit.lifecycle(
