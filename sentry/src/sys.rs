@@ -134,6 +134,37 @@ pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new, empty, anonymous session keyring for this process (and what it
+/// starts), so that nothing the invoking session holds is reachable. Returns the new keyring's serial.
+pub fn join_session_keyring() -> Result<i64, Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a null name asks for an anonymous keyring; no memory is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    Errno::result(rc)
+}
+
+/// keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0): this process's session keyring, without creating one.
+pub fn session_keyring_id() -> Result<i64, Errno> {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    // SAFETY: integer arguments only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0,
+        )
+    };
+    Errno::result(rc)
+}
+
 /// Brings the loopback interface of the current network namespace up.
 pub fn loopback_up() -> Result<(), Errno> {
     let sock = nix::sys::socket::socket(
@@ -366,4 +397,36 @@ pub fn getsockopt_int(sock: BorrowedFd<'_>, level: i32, name: i32) -> Result<i32
         )
     };
     Errno::result(rc).map(|_| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_session_keyring_in_child_gives_fresh_keyring() {
+        // In a forked child: the test process keeps its own session keyring.
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        match fork().expect("fork") {
+            0 => {
+                let before = session_keyring_id().unwrap_or(-1);
+                let joined = join_session_keyring().unwrap_or(-2);
+                let after = session_keyring_id().unwrap_or(-3);
+                let ok = joined == after && after != before && joined > 0;
+                let _ = nix::unistd::write(&w, if ok { b"1" } else { b"0" });
+                exit_now(0);
+            }
+            pid => {
+                drop(w);
+                let mut b = [0u8; 1];
+                let n = nix::unistd::read(r.as_raw_fd(), &mut b).expect("read");
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                assert_eq!(
+                    (n, b[0]),
+                    (1, b'1'),
+                    "the child did not get a fresh session keyring"
+                );
+            }
+        }
+    }
 }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
+pub mod cgroup;
 pub mod filter;
 pub mod init;
 mod landlock;
@@ -150,6 +152,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             filters,
+            rlimits: vec![],
         },
         roots,
     ))
@@ -183,7 +186,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     preflight()?;
     let interactive = tty::Terminal::wanted();
     spec.policy.ptys = true;
-    let (plan, roots) = plan(&spec)?;
+    if let Some(d) = spec.policy.controls.limits.disk {
+        // The disk budget bounds the private tmpfs too.
+        spec.policy.tmp_size = spec.policy.tmp_size.min(d);
+    }
+    let mut budget = budget::Budget::prepare(&spec.policy.controls.limits);
+    let (mut plan, roots) = plan(&spec)?;
+    plan.rlimits.clone_from(&budget.rlimits);
     // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
     // a host file of the sandbox's after this.
     let gofer = Arc::new(
@@ -221,6 +230,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         e
     };
     write_id_maps(child).map_err(fail)?;
+    // Into the sandbox's cgroups before the init starts anything.
+    budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
     let tmp = match proto::recv(ours.as_fd()) {
         Ok((Msg::Mounted, Some(fd))) => fd,
@@ -305,10 +316,23 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             Arc::clone(&gofer),
         )));
     }
+    budget.watch_tmp(tmp.try_clone().ok());
     drop(tmp);
     gofer
         .seal()
         .map_err(|e| fail(host("seal the gofer's roots")(e)))?;
+    // The approval controller (and the control socket): after the clone, before any worker can ask.
+    let c = &spec.policy.controls;
+    if c.approval.mode == crate::policy::limits::OnDeny::Ask || c.control.is_some() {
+        let asker = crate::policy::approval::Asker::start(
+            c.approval.mode == crate::policy::limits::OnDeny::Ask,
+            c.approval.timeout,
+            c.control.as_deref(),
+            spec.audit.share(),
+        )
+        .map_err(|e| fail(SandboxError::Setup(e)))?;
+        spec.policy.controls.asker = Some(asker);
+    }
 
     let platform = crate::platform::Seccomp::new(listener);
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
@@ -321,6 +345,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
+            "budgets": budget.describe(),
         }),
     );
     let kernel = Arc::new(Kernel {
@@ -352,7 +377,12 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
 
     crate::kernel::pool::Pool::start(&kernel);
     let agent = agent_pid(child);
+    let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref(), &gofer);
+    monitor.finish(status);
+    if let Some(a) = &kernel.policy.controls.asker {
+        a.shutdown();
+    }
     drop(term);
     if let Some(why) = gofer_lost(&gofer) {
         // Fail closed: the sandbox is already stopped (main_loop killed it when the gofer went away).
