@@ -75,6 +75,14 @@ struct PolicyArgs {
     /// Start from an empty policy instead of the embedded default.
     #[arg(long)]
     no_default: bool,
+    /// Network mode: none (only the sandbox's own loopback; the default), sandbox (egress mediated by the sentry,
+    /// by the allow rules) or host (the host's network namespace, every connect decided by the allow rules).
+    #[arg(long, value_name = "MODE")]
+    net: Option<String>,
+    /// Allow egress to [tcp://|udp://]HOST:PORT (HOST: a name, *.domain, an address, a CIDR, or host.loopback;
+    /// PORT: a number, LO-HI or *). Repeatable.
+    #[arg(long = "allow-net", value_name = "RULE")]
+    allow_net: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +197,8 @@ fn build_policy(a: &PolicyArgs, anchors: &Anchors) -> Result<Policy, i32> {
         rw: a.rw.clone(),
         deny: a.deny.clone(),
         env: vec![],
+        net: a.net.clone(),
+        allow_net: a.allow_net.clone(),
     })
     .map_err(err)?;
     Ok(b.build())

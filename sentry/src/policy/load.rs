@@ -42,6 +42,18 @@ pub enum LoadError {
     BadSize { origin: String, value: String },
     #[error("policy {origin}: path {path:?} must be absolute, or start with . or ~")]
     BadPath { origin: String, path: String },
+    #[error("policy {origin}{}: {source}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNetRule {
+        origin: String,
+        line: Option<usize>,
+        source: super::net_rules::RuleError,
+    },
+    #[error("policy {origin}{}: {msg}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNet {
+        origin: String,
+        line: Option<usize>,
+        msg: String,
+    },
 }
 
 /// The file format. Unknown keys are errors.
@@ -52,6 +64,25 @@ pub struct PolicyFile {
     pub filesystem: FsSection,
     #[serde(default)]
     pub env: EnvSection,
+    #[serde(default)]
+    pub network: NetSection,
+    /// The text parsed, for line numbers of values checked after parsing (network rules).
+    #[serde(skip)]
+    text: String,
+}
+
+/// `[network]`: the mode and the egress allow rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// "none" (default), "sandbox" or "host".
+    pub mode: Option<toml::Spanned<String>>,
+    /// Allow rules: `[tcp://|udp://]HOST:PORT`.
+    #[serde(default)]
+    pub allow: Vec<toml::Spanned<String>>,
+    /// The upstream the sandbox's resolver forwards allowed names to, `IP:PORT` (default: the host's first
+    /// nameserver in /etc/resolv.conf).
+    pub dns_upstream: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,14 +142,20 @@ pub struct Overrides {
     pub rw: Vec<String>,
     pub deny: Vec<String>,
     pub env: Vec<String>,
+    /// `--net MODE`.
+    pub net: Option<String>,
+    /// `--allow-net RULE`.
+    pub allow_net: Vec<String>,
 }
 
 impl PolicyFile {
     pub fn parse(text: &str, origin: &str) -> Result<Self, LoadError> {
-        toml::from_str(text).map_err(|e| LoadError::Parse {
+        let mut f: Self = toml::from_str(text).map_err(|e| LoadError::Parse {
             path: origin.to_string(),
             msg: describe_toml_error(text, &e),
-        })
+        })?;
+        f.text = text.to_string();
+        Ok(f)
     }
 
     pub fn load(path: &Path) -> Result<Self, LoadError> {
@@ -265,6 +302,7 @@ pub struct Builder {
     tmp_size: u64,
     env_pass: Vec<String>,
     env_set: Vec<(String, String)>,
+    net: super::net_rules::NetPolicy,
 }
 
 impl Builder {
@@ -276,6 +314,7 @@ impl Builder {
             tmp_size: 1 << 30,
             env_pass: vec![],
             env_set: vec![],
+            net: Default::default(),
         }
     }
 
@@ -334,6 +373,45 @@ impl Builder {
         }
         for (k, v) in &f.env.set {
             self.env_set.push((k.clone(), v.clone()));
+        }
+        self.add_network(f, origin)
+    }
+
+    fn add_network(&mut self, f: &PolicyFile, origin: &str) -> Result<(), LoadError> {
+        use super::net_rules::{Mode, Rule};
+        let line = |span: std::ops::Range<usize>| {
+            Some(
+                f.text
+                    .get(..span.start)
+                    .map_or(0, |b| b.matches('\n').count())
+                    + 1,
+            )
+        };
+        let n = &f.network;
+        if let Some(m) = &n.mode {
+            self.net.mode = Mode::parse(m.get_ref()).ok_or_else(|| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(m.span()),
+                msg: format!(
+                    "network mode {:?}: use \"none\", \"sandbox\" or \"host\"",
+                    m.get_ref()
+                ),
+            })?;
+        }
+        for r in &n.allow {
+            let rule = Rule::parse(r.get_ref()).map_err(|source| LoadError::BadNetRule {
+                origin: origin.into(),
+                line: line(r.span()),
+                source,
+            })?;
+            self.net.rules.push(rule);
+        }
+        if let Some(u) = &n.dns_upstream {
+            self.net.dns_upstream = Some(u.get_ref().parse().map_err(|_| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(u.span()),
+                msg: format!("dns_upstream {:?}: use IP:PORT", u.get_ref()),
+            })?);
         }
         Ok(())
     }
@@ -402,6 +480,22 @@ impl Builder {
         for p in &o.deny {
             self.deny(p, Errno::EACCES, DenyScope::All, "--deny")?;
         }
+        if let Some(m) = &o.net {
+            self.net.mode = super::net_rules::Mode::parse(m).ok_or_else(|| LoadError::BadNet {
+                origin: "--net".into(),
+                line: None,
+                msg: format!("{m:?}: use none, sandbox or host"),
+            })?;
+        }
+        for r in &o.allow_net {
+            let rule =
+                super::net_rules::Rule::parse(r).map_err(|source| LoadError::BadNetRule {
+                    origin: "--allow-net".into(),
+                    line: None,
+                    source,
+                })?;
+            self.net.rules.push(rule);
+        }
         Ok(())
     }
 
@@ -415,6 +509,8 @@ impl Builder {
             env_set: self.env_set,
             ptys: false,
             deny_set: Default::default(),
+            net: self.net,
+            resolved: Default::default(),
         }
     }
 }
@@ -492,6 +588,35 @@ mod tests {
             expand("/a/./b/../c", &anchors(), "t").expect("ok"),
             PathBuf::from("/a/c")
         );
+    }
+
+    #[test]
+    fn network_bad_rule_names_rule_file_and_line() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\n  \"example.com:443\",\n  \"example.com:http\",\n]\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        let e = b.add_file(&f, "p.toml", true).expect_err("bad rule");
+        let s = e.to_string();
+        assert!(s.contains("p.toml, line 5"), "{s}");
+        assert!(s.contains("example.com:http"), "{s}");
+    }
+
+    #[test]
+    fn network_section_builds_rules_and_mode() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\"*.example.com:443\"]\ndns_upstream = \"127.0.0.1:5353\"\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        b.add_file(&f, "p.toml", true).expect("builds");
+        let p = b.build();
+        assert_eq!(p.net.mode, super::super::net_rules::Mode::Sandbox);
+        assert_eq!(p.net.rules.len(), 1);
+        assert!(p.net.dns_upstream.is_some());
     }
 
     #[test]

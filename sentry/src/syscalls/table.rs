@@ -74,6 +74,55 @@ const IOCTL_GUARD: &[&[Cond]] = &[
     }],
 ];
 
+/// socket(2): refused for any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_PACKET, AF_VSOCK to a
+/// hypervisor, AF_ALG and the rest are outside the sandbox's namespace or kernel attack surface); for raw and packet
+/// socket types (type & 0xf is SOCK_RAW or SOCK_PACKET: the flags SOCK_NONBLOCK and SOCK_CLOEXEC sit above); and for
+/// netlink other than NETLINK_ROUTE (which, without capabilities, can only read routes and addresses).
+const SOCKET_GUARD: &[&[Cond]] = &[
+    &[
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(1),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(2),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(10),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(16),
+        },
+    ],
+    &[Cond {
+        arg: 1,
+        cmp: Cmp::Masked32 {
+            mask: 0xf,
+            value: 3,
+        },
+    }],
+    &[Cond {
+        arg: 1,
+        cmp: Cmp::Masked32 {
+            mask: 0xf,
+            value: 10,
+        },
+    }],
+    &[
+        Cond {
+            arg: 0,
+            cmp: Cmp::Eq32(16),
+        },
+        Cond {
+            arg: 2,
+            cmp: Cmp::Ne32(0),
+        },
+    ],
+];
+
 /// PER_LINUX: the default personality.
 const PER_LINUX: u32 = 0;
 /// 0xffffffff asks for the current personality and changes nothing.
@@ -182,7 +231,10 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_setitimer, Entry::native("setitimer", "the agent's own interval timers")),
     (libc::SYS_getpid, Entry::native("getpid", "identity within the sandbox's pid namespace")),
     (libc::SYS_sendfile, Entry::native("sendfile", "copies between fds the agent already holds")),
-    (libc::SYS_socket, Entry::native("socket", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_socket,
+        Entry::guarded("socket", Errno::EPERM, SOCKET_GUARD, "unix, inet and route netlink only; no raw or packet sockets"),
+    ),
     (
         libc::SYS_connect,
         Entry::emulated("connect", net::sys_connect, "address copied once and checked; the sentry connects the socket"),
@@ -199,7 +251,10 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (libc::SYS_recvmsg, Entry::native("recvmsg", "receives on a socket the agent already holds")),
     (libc::SYS_shutdown, Entry::native("shutdown", "on a socket the agent already holds")),
-    (libc::SYS_bind, Entry::native("bind", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_bind,
+        Entry::emulated("bind", net::sys_bind, "inet: privileged ports refused, bound by the sentry; unix paths continue"),
+    ),
     (libc::SYS_listen, Entry::native("listen", "on a socket the agent holds; network namespace bounds it")),
     (libc::SYS_getsockname, Entry::native("getsockname", "address of a socket the agent already holds")),
     (libc::SYS_getpeername, Entry::native("getpeername", "peer of a socket the agent already holds")),
