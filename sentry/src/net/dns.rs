@@ -302,6 +302,7 @@ mod tests {
                 .map(|r| Rule::parse(r).expect("rule"))
                 .collect(),
             dns_upstream: None,
+            unix: vec![],
         }
     }
 

@@ -399,6 +399,11 @@ impl Builder {
             })?;
         }
         for r in &n.allow {
+            if let Some(path) = r.get_ref().strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, origin)?, false);
+                self.net.unix.push(p);
+                continue;
+            }
             let rule = Rule::parse(r.get_ref()).map_err(|source| LoadError::BadNetRule {
                 origin: origin.into(),
                 line: line(r.span()),
@@ -488,6 +493,11 @@ impl Builder {
             })?;
         }
         for r in &o.allow_net {
+            if let Some(path) = r.strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, "--allow-net")?, false);
+                self.net.unix.push(p);
+                continue;
+            }
             let rule =
                 super::net_rules::Rule::parse(r).map_err(|source| LoadError::BadNetRule {
                     origin: "--allow-net".into(),

@@ -206,9 +206,10 @@ impl Policy {
     /// Pure decision: (result, the rule that decided).
     pub fn decide(&self, access: Access, path: &Path) -> (Result<(), Errno>, String) {
         // A unix socket by path reaches whatever process listens there, possibly on the host (a docker or containerd
-        // socket). It follows the file grants: outside them it does not exist (ENOENT), and inside a grant it needs
-        // write access to the grant (as connecting natively needs write permission on the socket file), so a host
-        // daemon's socket is reachable only when deliberately granted read-write (`--rw $SSH_AUTH_SOCK`).
+        // socket). It follows the file grants: outside them it does not exist (ENOENT); in the private /tmp it is the
+        // sandbox's own; inside a grant it is reachable only when an `--allow-net unix:PATH` rule names it (or a
+        // directory above it), so a host daemon's socket (an ssh-agent's) is passed deliberately, never by accident
+        // of a broad grant.
         if let Some(d) = proc_rules::decide(access, path) {
             return d;
         }
@@ -272,7 +273,15 @@ impl Policy {
             Access::Read => g.read,
             Access::Write => g.write,
             Access::Exec => g.exec,
-            Access::Connect => g.write,
+            Access::Connect => {
+                return match self.net.unix.iter().find(|u| path.starts_with(u)) {
+                    Some(u) => (Ok(()), format!("allow unix:{}", u.display())),
+                    None => (
+                        Err(Errno::EACCES),
+                        format!("{rule}: a unix socket needs an --allow-net unix:PATH rule"),
+                    ),
+                };
+            }
         };
         if ok {
             (Ok(()), rule)

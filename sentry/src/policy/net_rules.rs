@@ -347,6 +347,8 @@ pub struct NetPolicy {
     pub rules: Vec<Rule>,
     /// The resolver's upstream (`ip:port`); default: the host's first nameserver.
     pub dns_upstream: Option<std::net::SocketAddr>,
+    /// `unix:PATH` rules: unix sockets by path at or below these (inside a grant) may be connected to.
+    pub unix: Vec<std::path::PathBuf>,
 }
 
 impl NetPolicy {
@@ -485,6 +487,7 @@ mod tests {
                 .map(|r| Rule::parse(r).expect("rule"))
                 .collect(),
             dns_upstream: None,
+            unix: vec![],
         }
     }
 
