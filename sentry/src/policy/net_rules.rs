@@ -81,7 +81,7 @@ enum Host {
     /// An address block (a single address is a /32 or /128).
     Cidr(IpAddr, u8),
     /// `host.loopback`.
-    HostLoopback,
+    Loopback,
 }
 
 /// One allow rule.
@@ -199,7 +199,7 @@ impl Rule {
             Host::Suffix(s) => name
                 .strip_suffix(s.as_str())
                 .is_some_and(|head| head.ends_with('.') && head.len() > 1),
-            Host::HostLoopback => name == HOST_LOOPBACK_NAME,
+            Host::Loopback => name == HOST_LOOPBACK_NAME,
             Host::Cidr(..) => false,
         }
     }
@@ -208,7 +208,7 @@ impl Rule {
 fn parse_host(h: &str) -> Option<Host> {
     let h = h.trim_end_matches('.').to_ascii_lowercase();
     if h == HOST_LOOPBACK_NAME {
-        return Some(Host::HostLoopback);
+        return Some(Host::Loopback);
     }
     if let Some((a, len)) = h.split_once('/') {
         let addr: IpAddr = a.parse().ok()?;
@@ -360,7 +360,7 @@ impl NetPolicy {
 
     /// Does some rule name the host's loopback?
     pub fn names_host_loopback(&self) -> bool {
-        self.rules.iter().any(|r| r.host == Host::HostLoopback)
+        self.rules.iter().any(|r| r.host == Host::Loopback)
     }
 
     /// The pure decision: (route or errno-less refusal, the rule that decided).
@@ -383,7 +383,7 @@ impl NetPolicy {
         };
         if host_lo {
             for r in &self.rules {
-                if r.host == Host::HostLoopback && r.matches_port(d.port, d.proto) {
+                if r.host == Host::Loopback && r.matches_port(d.port, d.proto) {
                     return (
                         Some(Route::Host(IpAddr::V4(Ipv4Addr::LOCALHOST), d.port)),
                         format!("allow {}", r.text),
@@ -422,7 +422,7 @@ impl NetPolicy {
             let hit = match &r.host {
                 Host::Cidr(n, l) => in_cidr(ip, *n, *l),
                 Host::Name(_) | Host::Suffix(_) => d.names.iter().any(|n| r.allows_name(n)),
-                Host::HostLoopback => false,
+                Host::Loopback => false,
             };
             if hit {
                 return (Some(Route::Host(ip, d.port)), format!("allow {}", r.text));
@@ -436,13 +436,16 @@ impl NetPolicy {
 /// oldest entries go first; a forgotten address is simply matched by address rules alone).
 const RESOLVED_MAX: usize = 65536;
 
+/// Names by address, and the addresses in the order they were first seen (the oldest is forgotten first).
+type ByIp = (
+    std::collections::HashMap<IpAddr, Vec<String>>,
+    std::collections::VecDeque<IpAddr>,
+);
+
 /// Which allowed names the sandbox's resolver handed out for which addresses.
 #[derive(Debug, Default)]
 pub struct Resolved {
-    by_ip: std::sync::Mutex<(
-        std::collections::HashMap<IpAddr, Vec<String>>,
-        std::collections::VecDeque<IpAddr>,
-    )>,
+    by_ip: std::sync::Mutex<ByIp>,
 }
 
 impl Resolved {

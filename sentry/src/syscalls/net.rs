@@ -8,6 +8,7 @@
 //!   host's namespace, installed at the task's fd number (`net::host_socket_like`);
 //! - any destination on a host-side socket (one the sentry installed, or any socket in `--net host`): decided again
 //!   and performed by the sentry on a duplicate, never continued (the namespace no longer bounds it).
+//!
 //! CONTINUE remains only where no address can be re-read: sendto without an address (the pointer is a register
 //! value), and sendmsg/sendmmsg on a socket of the sandbox's namespace (layer 1 bounds whatever it names).
 //!

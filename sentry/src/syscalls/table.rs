@@ -1121,6 +1121,7 @@ mod tests {
             ("unshare", CLONE_NS_GUARD),
             ("ioctl", IOCTL_GUARD),
             ("personality", PERSONALITY_GUARD),
+            ("socket", SOCKET_GUARD),
         ] {
             match entry(name).support {
                 Support::Guarded(Errno::EPERM, when) => assert_eq!(when, guard, "{name}"),
@@ -1131,7 +1132,7 @@ mod tests {
             .iter()
             .filter(|(_, e)| matches!(e.support, Support::Guarded(..)))
             .count();
-        assert_eq!(guarded, 6);
+        assert_eq!(guarded, 7);
         match entry("fchmod").support {
             Support::Guarded(Errno::EPERM, when) => assert_eq!(when, FCHMOD_SETID_GUARD),
             _ => panic!("fchmod must be guarded"),
@@ -1185,6 +1186,39 @@ mod tests {
     }
 
     #[test]
+    fn socket_guard_families_and_types_match_libc() {
+        let families = SOCKET_GUARD.first().expect("the family conjunction");
+        for f in [
+            libc::AF_UNIX,
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::AF_NETLINK,
+        ] {
+            let f = u32::try_from(f).expect("positive");
+            assert!(
+                families.contains(&Cond {
+                    arg: 0,
+                    cmp: Cmp::Ne32(f)
+                }),
+                "{f}"
+            );
+        }
+        assert_eq!(families.len(), 4);
+        for ty in [libc::SOCK_RAW, libc::SOCK_PACKET] {
+            let ty = u32::try_from(ty).expect("positive");
+            assert!(SOCKET_GUARD.iter().any(|c| c
+                == &[Cond {
+                    arg: 1,
+                    cmp: Cmp::Masked32 {
+                        mask: 0xf,
+                        value: ty
+                    }
+                }]));
+        }
+        assert_eq!(libc::NETLINK_ROUTE, 0);
+    }
+
+    #[test]
     fn personality_guard_allows_only_linux_and_query() {
         let conj = PERSONALITY_GUARD.first().expect("one conjunction");
         assert_eq!(PERSONALITY_GUARD.len(), 1);
@@ -1201,7 +1235,7 @@ mod tests {
     #[test]
     fn table_emulated_rows_path_or_address_bearing_only() {
         // Socket calls that carry a destination address are emulated too (a unix path reaches host processes).
-        const ADDRESS_BEARING: &[&str] = &["connect", "sendto", "sendmsg", "sendmmsg"];
+        const ADDRESS_BEARING: &[&str] = &["connect", "sendto", "sendmsg", "sendmmsg", "bind"];
         for (_, e) in TABLE {
             if matches!(e.support, Support::Emulated(_)) {
                 assert!(
