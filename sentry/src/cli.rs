@@ -467,15 +467,46 @@ pub fn explain(p: &Policy) -> String {
     }
     s.push_str("\nProvably excluded:\n");
     s.push_str("  - every host path not listed above: not present in the sandbox's mount view, and refused (ENOENT) by the sentry\n");
-    s.push_str("  - the network: the sandbox has its own network namespace with only loopback\n");
+    let (net_excluded, net_rules) = explain_network(&p.net);
+    s.push_str(&net_excluded);
     s.push_str("  - devices other than the ones above; creating device nodes (mknod: EPERM)\n");
     s.push_str("  - host processes: a separate pid namespace; ptrace, process_vm_writev, pidfd_getfd refused\n");
     s.push_str("  - privilege: no capabilities, no_new_privs, no setuid binaries (nosuid), no new namespaces, no mounts\n");
     s.push_str("  - kernel attack surface: bpf, io_uring, userfaultfd, perf_event_open, keyctl, modules, kexec refused\n");
+    s.push_str(&net_rules);
     s.push_str("\nEnvironment passed in: ");
     s.push_str(&p.env_pass.join(" "));
     s.push('\n');
     s
+}
+
+/// (what the network mode excludes, the allow rules section).
+fn explain_network(n: &crate::policy::net_rules::NetPolicy) -> (String, String) {
+    use crate::policy::net_rules::Mode;
+    let mut s = match n.mode {
+        Mode::None => "  - the network: the sandbox has its own network namespace with only loopback (--net none)\n".to_string(),
+        Mode::Sandbox => "  - the network, except the allow rules below: the sandbox has its own namespace with only loopback; \
+                          the sentry makes each allowed connection from the host's namespace, and its resolver answers \
+                          only allowed names (--net sandbox)\n".to_string(),
+        Mode::Host => "  - every destination not allowed below: the sandbox shares the host's network namespace, and the \
+                       sentry decides and makes every connect and send (--net host)\n".to_string(),
+    };
+    s.push_str("  - link-local addresses, the cloud metadata endpoints and the host's loopback, unless a rule names them\n");
+    let mut r = String::new();
+    let s2 = &mut r;
+    if n.mode != Mode::None || !n.unix.is_empty() {
+        s2.push_str("\nNetwork allow rules:\n");
+        if n.rules.is_empty() && n.unix.is_empty() {
+            s2.push_str("  (none)\n");
+        }
+        for rule in &n.rules {
+            s2.push_str(&format!("  {}\n", rule.text));
+        }
+        for u in &n.unix {
+            s2.push_str(&format!("  unix:{}\n", u.display()));
+        }
+    }
+    (s, r)
 }
 
 trait ErrnoShort {

@@ -360,6 +360,11 @@ fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<us
             Some(libc::AF_INET | libc::AF_INET6) => {
                 let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
                 if info.ty == libc::SOCK_STREAM {
+                    if flags & libc::MSG_FASTOPEN != 0 {
+                        // TCP fast open connects to the address: not mediated (connect(2) is).
+                        return Err(Errno::EOPNOTSUPP);
+                    }
+                    // Otherwise the kernel ignores the address of a stream socket.
                     Some(a)
                 } else {
                     match route(t, &info, &a, Errno::EACCES)? {
