@@ -642,3 +642,29 @@ fn net_none_reaches_nothing_outside() {
     );
     assert!(out.stdout.contains("ECONNREFUSED"), "{out}");
 }
+
+#[test]
+fn unix_socket_in_private_tmp_bound_and_served_inside() {
+    let ws = TempDir::new("net-unix-tmp");
+    let name = format!("/tmp/capv-unix-{}.sock", std::process::id());
+    let script = format!(
+        r#"
+import socket, threading, os
+s = socket.socket(socket.AF_UNIX); s.bind({name:?}); s.listen()
+def serve():
+    c, _ = s.accept(); c.sendall(b"hello over unix"); c.close()
+threading.Thread(target=serve).start()
+c = socket.socket(socket.AF_UNIX); c.connect({name:?}); print(c.recv(64).decode())
+print(oct(os.stat({name:?}).st_mode & 0o777))
+"#
+    );
+    let out = run_sandboxed(&[], &["/usr/bin/python3", "-c", &script], ws.path());
+    assert!(out.stdout.contains("hello over unix"), "{out}");
+    // The umask (022 by default) applies to the socket file.
+    assert!(out.stdout.contains("0o755"), "{out}");
+    // Judged from outside: the socket lived in the sandbox's private /tmp, not the host's.
+    assert!(
+        !std::path::Path::new(&name).exists(),
+        "{name} appeared on the host"
+    );
+}

@@ -32,8 +32,30 @@ const SOCKADDR_MAX: usize = 128;
 /// The most the sentry copies for one send it performs: a stream send may be short, a datagram this large fails.
 const SEND_MAX: usize = 256 * 1024;
 
-/// Copies a socket address and refuses a unix path.
-fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Vec<u8>, Errno> {
+/// A socket address as the sentry will use it: the task's copy, or for a unix path, `/proc/self/fd/N` of an O_PATH fd
+/// on the very socket file the policy judged (opened in the task's view), which `_hold` keeps open. The sentry's own
+/// mount namespace is the host's: the task's path bytes would resolve there (another /tmp, host symlinks), never in
+/// the view.
+struct Checked {
+    addr: Vec<u8>,
+    _hold: Option<OwnedFd>,
+}
+
+/// `sockaddr_un` for `path`.
+fn sockaddr_un(path: &[u8]) -> Result<Vec<u8>, Errno> {
+    // sun_path is 108 bytes, NUL included.
+    if path.len() >= 108 {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let fam = u16::try_from(libc::AF_UNIX).map_err(|_| Errno::EINVAL)?;
+    let mut a = fam.to_ne_bytes().to_vec();
+    a.extend_from_slice(path);
+    a.push(0);
+    Ok(a)
+}
+
+/// Copies a socket address; a unix path must be a socket the policy lets the task connect to.
+fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Checked, Errno> {
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
     if len > SOCKADDR_MAX {
         return Err(Errno::EINVAL);
@@ -79,15 +101,27 @@ fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Vec<u8>, Errno> 
                         Access::Connect,
                         &Node {
                             policy_path: path.clone(),
-                            path,
+                            path: path.clone(),
                             kind: Kind::Missing,
                         },
                     )?;
+                    // The socket file itself, in the view, no symlink followed: a racing rename cannot redirect the
+                    // connect anywhere the check did not see.
+                    let f = t.k.vfs.open_view(&path, libc::O_PATH, 0)?;
+                    let st = nix::sys::stat::fstat(f.as_raw_fd())?;
+                    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+                        return Err(Errno::ECONNREFUSED);
+                    }
+                    let via = sockaddr_un(format!("/proc/self/fd/{}", f.as_raw_fd()).as_bytes())?;
+                    return Ok(Checked {
+                        addr: via,
+                        _hold: Some(f),
+                    });
                 }
             }
         }
     }
-    Ok(addr)
+    Ok(Checked { addr, _hold: None })
 }
 
 fn is_blocking(fd: &OwnedFd) -> bool {
@@ -186,7 +220,8 @@ fn replace_with_host_socket(
 /// connect(2).
 pub fn sys_connect(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let fd = a.i32(0);
-    let addr = checked_addr(t, a.ptr(1), a.u32(2))?;
+    let checked = checked_addr(t, a.ptr(1), a.u32(2))?;
+    let addr = checked.addr.clone();
     let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
     let addr = match crate::net::family(&addr) {
         Some(libc::AF_INET | libc::AF_INET6) => {
@@ -225,7 +260,8 @@ pub fn sys_sendto(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     }
     let fd = a.i32(0);
     let flags = a.i32(3);
-    let addr = checked_addr(t, a.ptr(4), a.u32(5))?;
+    let checked = checked_addr(t, a.ptr(4), a.u32(5))?;
+    let addr = checked.addr.clone();
     let len = usize::try_from(a.u64(2))
         .map_err(|_| Errno::EINVAL)?
         .min(SEND_MAX);
@@ -354,8 +390,14 @@ fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<us
         word(&hdr, 4),
         usize::try_from(word(&hdr, 5)).map_err(|_| Errno::EINVAL)?,
     );
-    let addr = if name != 0 && namelen > 0 {
-        let a = checked_addr(t, name, namelen)?;
+    // Kept until the send is done: a unix path is sent to through the fd it holds.
+    let checked = if name != 0 && namelen > 0 {
+        Some(checked_addr(t, name, namelen)?)
+    } else {
+        None
+    };
+    let addr = if let Some(c) = &checked {
+        let a = c.addr.clone();
         match crate::net::family(&a) {
             Some(libc::AF_INET | libc::AF_INET6) => {
                 let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
@@ -474,9 +516,8 @@ pub fn sys_sendmmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
 const PRIVILEGED_PORTS: std::ops::RangeInclusive<u16> = 1..=1023;
 
 /// bind(2). Inet: a privileged port is refused (EACCES, audited) and anything else is bound by the sentry from its
-/// copy. Unix: an abstract name in host mode is refused (the host's abstract namespace); a path continues, because
-/// it must be created in the task's own mount view and the kernel resolves it there (layer 1: the view is read-only
-/// except the private /tmp, so a racing thread can only name a place the task may create a socket anyway).
+/// copy. Unix: an abstract name in host mode is refused (the host's abstract namespace); a path is created by the
+/// sentry where the policy lets the task create files (`bind_unix_path`).
 pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let len = usize::try_from(a.u32(2)).map_err(|_| Errno::EINVAL)?;
     if len > SOCKADDR_MAX {
@@ -513,8 +554,43 @@ pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
                 Errno::EACCES,
             ))
         }
-        // Unix paths (see above), abstract names in the sandbox's own namespace, netlink port ids: bounded by the
-        // view and the namespace.
+        Some(libc::AF_UNIX) if len > 2 && addr[2] != 0 => bind_unix_path(t, a.i32(0), &addr),
+        // Abstract names in the sandbox's own namespace, netlink port ids: bounded by the namespace.
         _ => Ok(Reply::Continue),
     }
+}
+
+/// bind(2) of a unix socket to a path: decided like a file creation (write access to the grant or the private /tmp),
+/// and made by the sentry beneath the writable mount's own directory fd (the view is read-only, and the sentry's
+/// namespace is the host's), through `/proc/self/fd/<parent>/<name>`. The task's umask applies to the socket file.
+fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
+    let end = addr[2..]
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(addr.len(), |i| i + 2);
+    let raw = addr[2..end].to_vec();
+    t.args.path = Some(String::from_utf8_lossy(&raw).into_owned());
+    let node = t.resolve(crate::vfs::Start::Cwd, &raw, false)?;
+    if !matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::EADDRINUSE);
+    }
+    t.check(Access::Write, &node)?;
+    let (mount, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
+    let (dir, name) = mount.parent(rel)?;
+    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    path.extend_from_slice(name.as_bytes());
+    let via = sockaddr_un(&path)?;
+    let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
+    let umask = t.umask()?;
+    sys::bind_raw(sock.as_fd(), &via)?;
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o777 & !umask);
+    // Best effort, as the file exists now: a failure leaves the kernel's default mode.
+    let _ = nix::sys::stat::fchmodat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        mode,
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    );
+    Ok(Reply::Val(0))
 }
