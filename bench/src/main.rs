@@ -124,8 +124,8 @@ impl Probe {
             (Probe::Read100, true) => 5,
             (Probe::TcpConnect, false) => 2_000,
             (Probe::TcpConnect, true) => 100,
-            (Probe::Transfer100M, false) => 3,
-            (Probe::Transfer100M, true) => 1,
+            (Probe::Transfer100M, false) => 10,
+            (Probe::Transfer100M, true) => 2,
         }
     }
 }
@@ -227,6 +227,11 @@ fn loop_tcp_connect(addr: &std::net::SocketAddrV4, n: u64) -> Result<Duration, S
             close(fd)?;
             return Err(e);
         }
+        // Wait for the server's close: each iteration is one whole accepted connection, and a fast
+        // client cannot overflow the accept queue (a dropped SYN costs a 1 s retransmit).
+        let mut b = [0u8; 1];
+        // SAFETY: `b` is writable for 1 byte; `fd` is open.
+        black_box(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) });
         // SAFETY: `linger` is an initialised struct linger of `linger_len` bytes.
         unsafe {
             libc::setsockopt(
