@@ -399,6 +399,29 @@ pub fn getsockopt_int(sock: BorrowedFd<'_>, level: i32, name: i32) -> Result<i32
     Errno::result(rc).map(|_| v)
 }
 
+/// socket(2) with raw domain, type (flags included) and protocol, as copied from a task's socket.
+pub fn socket_raw(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: socket(2) takes three integers and returns a new descriptor or -1; no memory is passed.
+    let rc = unsafe { libc::socket(domain, ty, protocol) };
+    owned(libc::c_long::from(rc))
+}
+
+/// setsockopt for an int option.
+pub fn setsockopt_int(sock: BorrowedFd<'_>, level: i32, name: i32, v: i32) -> Result<(), Errno> {
+    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live fd; `v` is a readable int of `len` bytes for the call.
+    let rc = unsafe { libc::setsockopt(sock.as_raw_fd(), level, name, (&raw const v).cast(), len) };
+    Errno::result(rc).map(drop)
+}
+
+/// bind(2) with a raw socket address copied from the task.
+pub fn bind_raw(sock: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
+    let len = libc::socklen_t::try_from(addr.len()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: live fd; `addr` is readable for `len` bytes; the kernel validates the address's contents.
+    let rc = unsafe { libc::bind(sock.as_raw_fd(), addr.as_ptr().cast(), len) };
+    Errno::result(rc).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

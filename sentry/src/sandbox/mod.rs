@@ -29,6 +29,7 @@ use platform_seccomp::bpf::Trap;
 use crate::audit::Audit;
 use crate::kernel::Kernel;
 use crate::platform::Platform;
+use crate::policy::net_rules::Mode;
 use crate::policy::Policy;
 use crate::sys;
 use crate::vfs::{GoferMount, Mount, Vfs};
@@ -153,6 +154,16 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             env: spec.env.clone(),
             filters,
             rlimits: vec![],
+            own_netns: spec.policy.net.mode != Mode::Host,
+            resolver: spec.policy.net.mode == Mode::Sandbox,
+            overlays: if spec.policy.net.mode == Mode::Sandbox {
+                vec![(
+                    PathBuf::from("/etc/resolv.conf"),
+                    crate::net::dns::RESOLV_CONF.as_bytes().to_vec(),
+                )]
+            } else {
+                vec![]
+            },
         },
         roots,
     ))
@@ -208,7 +219,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("socketpair"))?;
 
     // The sentry is single-threaded up to here, which makes the fork in the clone safe.
-    let child = sys::fork_into_namespaces(NS_FLAGS).map_err(|e| match e {
+    let ns_flags = if spec.policy.net.mode == Mode::Host {
+        // `--net host`: the host's network namespace; every connect is decided and performed by the sentry.
+        NS_FLAGS & !libc::CLONE_NEWNET
+    } else {
+        NS_FLAGS
+    };
+    let child = sys::fork_into_namespaces(ns_flags).map_err(|e| match e {
         Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => SandboxError::Setup(format!(
             "cannot create the sandbox's namespaces ({}): user namespaces may be restricted on this host",
             e.desc()
@@ -233,7 +250,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     // Into the sandbox's cgroups before the init starts anything.
     budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
-    let tmp = match proto::recv(ours.as_fd()) {
+    let mut resolver = None;
+    let mut first = proto::recv(ours.as_fd());
+    if let Ok((Msg::Resolver, Some(fd))) = first {
+        resolver = Some(fd);
+        first = proto::recv(ours.as_fd());
+    }
+    let tmp = match first {
         Ok((Msg::Mounted, Some(fd))) => fd,
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok(_) | Err(_) => {
@@ -348,6 +371,19 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "budgets": budget.describe(),
         }),
     );
+    if let Some(sock) = resolver {
+        crate::net::dns::start(
+            sock,
+            spec.policy.net.clone(),
+            Arc::clone(&spec.policy.resolved),
+        )
+        .map_err(|e| {
+            fail(SandboxError::Setup(format!(
+                "start the sandbox's resolver: {e}"
+            )))
+        })?;
+    }
+    resolve_rule_names(&spec.policy);
     let kernel = Arc::new(Kernel {
         platform: Box::new(platform),
         policy: spec.policy,
@@ -459,6 +495,25 @@ fn gofer_lost(g: &gofer::Client) -> Option<String> {
             format!("it exited with status {}", libc::WEXITSTATUS(st))
         }),
         _ => None,
+    }
+}
+
+/// In `--net host` the agent uses the host's resolver, which the sentry cannot see: the exact names of the rules are
+/// looked up once here, so that connects to their addresses match them. (`*.domain` rules match only names the
+/// sandbox's resolver handed out, so in host mode they match nothing; the README says so.)
+fn resolve_rule_names(policy: &Policy) {
+    use std::net::ToSocketAddrs;
+    if policy.net.mode != Mode::Host {
+        return;
+    }
+    for r in &policy.net.rules {
+        if let Some(name) = r.exact_name() {
+            if let Ok(addrs) = (name, 0u16).to_socket_addrs() {
+                for a in addrs {
+                    policy.resolved.remember(name, a.ip());
+                }
+            }
+        }
     }
 }
 
