@@ -262,3 +262,82 @@ impl Client {
         self.call(req).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose "gofer" is a `sleep` process and whose server is `serve_one` on the other end of the socket:
+    /// what the client does with a misbehaving gofer.
+    fn fake(serve_one: impl FnOnce(OwnedFd) + Send + 'static) -> (Client, std::process::Child) {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair");
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        std::thread::spawn(move || serve_one(theirs));
+        let c = Client {
+            ctl: Mutex::new(ours),
+            idle: Mutex::new(Vec::new()),
+            pidfd: pidfd_open(pid).expect("pidfd"),
+            pid,
+            failed: AtomicBool::new(false),
+            why: Mutex::new(None),
+            calls: AtomicU64::new(0),
+        };
+        (c, child)
+    }
+
+    fn assert_gave_up(c: &Client, mut child: std::process::Child, what: &str) {
+        assert_eq!(c.stats(), Err(Errno::EIO), "{what}: later calls");
+        assert!(c.failure().is_some(), "{what}: no reason recorded");
+        // The gofer was killed (and is reaped here, as the sentry reaps it).
+        let st = child.wait().expect("wait");
+        assert!(!st.success(), "{what}: the gofer was not killed");
+    }
+
+    #[test]
+    fn a_malformed_reply_is_eio_and_the_gofer_is_killed() {
+        let (c, child) = fake(|s| {
+            let _ = wire::recv(s.as_fd());
+            let _ = wire::send(s.as_fd(), b"CVG1\x64garbage", None);
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        });
+        assert_eq!(c.control(&Req::Stats, None), Err(Errno::EIO));
+        assert!(c.failure().unwrap_or_default().contains("malformed"));
+        assert_gave_up(&c, child, "malformed reply");
+    }
+
+    #[test]
+    fn an_unexpected_fd_is_eio_and_the_gofer_is_killed() {
+        let (c, child) = fake(|s| {
+            let _ = wire::recv(s.as_fd());
+            let f = sys::open_abs(c"/dev/null", libc::O_RDONLY).expect("open");
+            let _ = wire::send(s.as_fd(), &Reply::ok(0).encode(), Some(f.as_fd()));
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        });
+        assert_eq!(c.control(&Req::Seal, None), Err(Errno::EIO));
+        assert_gave_up(&c, child, "stray fd");
+    }
+
+    #[test]
+    fn end_of_file_is_eio_and_an_out_of_range_errno_is_refused() {
+        let (c, child) = fake(drop);
+        assert_eq!(c.control(&Req::Stats, None), Err(Errno::EIO));
+        assert_gave_up(&c, child, "end of file");
+        let (c, child) = fake(|s| {
+            let _ = wire::recv(s.as_fd());
+            let _ = wire::send(s.as_fd(), &Reply::Err(99_999).encode(), None);
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        });
+        assert_eq!(c.control(&Req::Stats, None), Err(Errno::EIO));
+        assert_gave_up(&c, child, "errno out of range");
+    }
+}
