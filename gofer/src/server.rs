@@ -391,21 +391,7 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
         } => {
             let r = state.root(*root)?;
             let fd = xattr_fd(&r, path, false)?;
-            let mut buf = vec![
-                0u8;
-                usize::try_from(*size)
-                    .map_err(|_| Errno::EINVAL)?
-                    .min(crate::proto::MAX_XATTR)
-            ];
-            let n = sys::fgetxattr(fd.as_fd(), &cstr(name)?, &mut buf)?;
-            buf.truncate(if *size == 0 { 0 } else { n });
-            Ok((
-                Reply::Ok {
-                    val: i64::try_from(n).map_err(|_| Errno::EIO)?,
-                    data: buf,
-                },
-                None,
-            ))
+            sized(*size, |buf| sys::fgetxattr(fd.as_fd(), &cstr(name)?, buf))
         }
         Req::ListXattr { root, path, size } => {
             let r = state.root(*root)?;
@@ -413,21 +399,7 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
                 Err(Errno::ENODATA) => return Ok((Reply::ok(0), None)),
                 r => r?,
             };
-            let mut buf = vec![
-                0u8;
-                usize::try_from(*size)
-                    .map_err(|_| Errno::EINVAL)?
-                    .min(crate::proto::MAX_XATTR)
-            ];
-            let n = sys::flistxattr(fd.as_fd(), &mut buf)?;
-            buf.truncate(if *size == 0 { 0 } else { n });
-            Ok((
-                Reply::Ok {
-                    val: i64::try_from(n).map_err(|_| Errno::EIO)?,
-                    data: buf,
-                },
-                None,
-            ))
+            sized(*size, |buf| sys::flistxattr(fd.as_fd(), buf))
         }
         Req::RemoveXattr { root, path, name } => {
             let r = state.root(*root)?;
@@ -460,6 +432,26 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
         }
         Req::Hello { .. } | Req::AddRoot | Req::Seal | Req::Connect => Err(Errno::EINVAL),
     }
+}
+
+/// A reply for the calls that fill a caller-sized buffer (size 0 asks for the length only).
+fn sized(
+    size: u32,
+    fill: impl FnOnce(&mut [u8]) -> Result<usize, Errno>,
+) -> Result<(Reply, Option<OwnedFd>), Errno> {
+    let cap = usize::try_from(size)
+        .map_err(|_| Errno::EINVAL)?
+        .min(crate::proto::MAX_XATTR);
+    let mut buf = vec![0u8; cap];
+    let n = fill(&mut buf)?;
+    buf.truncate(if size == 0 { 0 } else { n.min(cap) });
+    Ok((
+        Reply::Ok {
+            val: i64::try_from(n).map_err(|_| Errno::EIO)?,
+            data: buf,
+        },
+        None,
+    ))
 }
 
 fn timespec(t: Time) -> libc::timespec {

@@ -8,9 +8,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{have, kill_group, run_sandboxed, sandbox_command, TempDir};
+use common::{have, kill_group, run_sandboxed, sandbox_command, wait_until, TempDir};
 use serde_json::Value;
 
 fn audit_records(file: &Path) -> Vec<Value> {
@@ -23,19 +23,6 @@ fn audit_records(file: &Path) -> Vec<Value> {
 
 fn lifecycle<'a>(recs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     recs.iter().filter(|r| r["kind"] == kind).collect()
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn unique(label: &str) -> String {
