@@ -195,13 +195,18 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             // A bad value: name the key it belongs to (`memory = "lots"` → memory).
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let lhs = before[line_start..].trim_end();
+            let key = text.get(span.clone()).unwrap_or("").trim();
             if let Some(k) = lhs.strip_suffix('=') {
                 let k = k.trim();
                 if !k.is_empty() && k.len() <= 60 {
-                    return format!("line {line}, column {col}, key `{k}`: {msg}");
+                    // The value too, when it is short: an inline table's bad field is only named there.
+                    return if !key.is_empty() && key.len() <= 80 && key.contains(['{', '[']) {
+                        format!("line {line}, column {col}, key `{k}` at `{key}`: {msg}")
+                    } else {
+                        format!("line {line}, column {col}, key `{k}`: {msg}")
+                    };
                 }
             }
-            let key = text.get(span.clone()).unwrap_or("").trim();
             if key.is_empty() || key.len() > 60 {
                 format!("line {line}, column {col}: {msg}")
             } else {
