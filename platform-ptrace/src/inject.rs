@@ -39,12 +39,24 @@ pub struct Channel {
 const SCRATCH_BELOW_SP: u64 = 128 + 256;
 const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
 
-struct Injection {
+/// A task stopped at a trapped syscall, and how far the tracer has used that stop.
+pub(crate) struct Injection {
     tid: i32,
     saved: Regs,
     /// Still at the seccomp stop (the trapped syscall's slot is unused).
-    at_entry: bool,
+    pub(crate) at_entry: bool,
     checked_insn: bool,
+}
+
+impl Injection {
+    pub(crate) fn at_stop(tid: i32, saved: Regs) -> Self {
+        Self {
+            tid,
+            saved,
+            at_entry: true,
+            checked_insn: false,
+        }
+    }
 }
 
 fn scratch(rsp: u64) -> Result<u64, Errno> {
@@ -61,31 +73,95 @@ impl State {
     /// Answers a trap with an fd: injects its delivery, then restores the task. Returns the fd number it got.
     pub(crate) fn install(
         &mut self,
-        tid: i32,
-        saved: Regs,
+        mut inj: Injection,
         fd: OwnedFd,
         cloexec: bool,
     ) -> Result<i64, Errno> {
-        let mut inj = Injection {
-            tid,
-            saved,
-            at_entry: true,
-            checked_insn: false,
-        };
+        let got = self.receive(&mut inj, &fd, cloexec);
+        // The task holds its copy now (or failed to): ours goes before it runs, so a FIFO's reader sees EOF exactly
+        // when the task closes its end.
+        drop(fd);
+        match got {
+            Err(Errno::ESRCH) => Err(Errno::ESRCH),
+            Ok(n) => {
+                self.restore(&inj, i64::from(n))?;
+                Ok(i64::from(n))
+            }
+            Err(e) => {
+                self.restore(&inj, -(e as i64))?;
+                Err(e)
+            }
+        }
+    }
+
+    /// `install_at`: the fd at exactly `at`, the trap left pending (its registers are restored by the answer).
+    pub(crate) fn install_at(
+        &mut self,
+        id: u64,
+        tid: i32,
+        fd: OwnedFd,
+        at: i32,
+        cloexec: bool,
+    ) -> Result<(), Errno> {
+        let mut inj = self.take_trap(id, tid)?;
+        let r = self.receive(&mut inj, &fd, cloexec).and_then(|n| {
+            if n == at {
+                return Ok(());
+            }
+            let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+            let d = self.inject(
+                &mut inj,
+                libc::SYS_dup3,
+                [
+                    n.cast_unsigned().into(),
+                    at.cast_unsigned().into(),
+                    flags.cast_unsigned().into(),
+                    0,
+                    0,
+                    0,
+                ],
+            );
+            let _ = self.inject(
+                &mut inj,
+                libc::SYS_close,
+                [n.cast_unsigned().into(), 0, 0, 0, 0, 0],
+            );
+            match d? {
+                r if r < 0 => Err(errno_of(r)),
+                _ => Ok(()),
+            }
+        });
+        drop(fd);
+        if r != Err(Errno::ESRCH) {
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.trap = Some((id, inj));
+            }
+        }
+        r
+    }
+
+    /// Runs the trapped syscall itself (its number and arguments as saved at the stop) as an injection.
+    pub(crate) fn inject_original(&mut self, inj: &mut Injection) -> Result<i64, Errno> {
+        let s = inj.saved;
+        self.inject(
+            inj,
+            s.orig_rax.cast_signed(),
+            [s.rdi, s.rsi, s.rdx, s.r10, s.r8, s.r9],
+        )
+    }
+
+    /// Delivers `fd` into the task (making the channel if needed, retrying once on a fresh one). The number it got.
+    fn receive(&mut self, inj: &mut Injection, fd: &OwnedFd, cloexec: bool) -> Result<i32, Errno> {
+        let tid = inj.tid;
         let mut last = Errno::EIO;
-        let mut got = None;
         for _ in 0..2 {
             let r = self
-                .channel(&mut inj)
-                .and_then(|tgid| self.deliver(&mut inj, tgid, &fd, cloexec));
+                .channel(inj)
+                .and_then(|tgid| self.deliver(inj, tgid, fd, cloexec));
             match r {
-                Ok(n) => {
-                    got = Some(n);
-                    break;
-                }
+                Ok(n) => return Ok(n),
                 Err(e @ (Errno::ESRCH | Errno::EMFILE | Errno::ENFILE | Errno::EFAULT)) => {
-                    last = e;
-                    break;
+                    return Err(e)
                 }
                 Err(e) => {
                     // The channel was broken (closed, replaced, drained by another thread): make a new one, once.
@@ -95,19 +171,12 @@ impl State {
                 }
             }
         }
-        // The task holds its copy now (or failed to): ours goes before it runs, so a FIFO's reader sees EOF exactly
-        // when the task closes its end.
-        drop(fd);
-        if last == Errno::ESRCH && got.is_none() {
-            return Err(Errno::ESRCH);
-        }
-        let ret = got.map_or(-(last as i64), i64::from);
-        self.restore(&inj, ret)?;
-        got.map(i64::from).ok_or(last)
+        Err(last)
     }
 
-    /// The task's registers as at the stop, with `ret` as the trapped syscall's result, and on its way.
-    fn restore(&mut self, inj: &Injection, ret: i64) -> Result<(), Errno> {
+    /// The task's registers as at the stop, with `ret` as the trapped syscall's result, and on its way. At the
+    /// seccomp stop the syscall is skipped (`orig_rax = -1`); after an injection its slot is already used.
+    pub(crate) fn restore(&mut self, inj: &Injection, ret: i64) -> Result<(), Errno> {
         let mut r = inj.saved;
         if inj.at_entry {
             r.orig_rax = u64::MAX;

@@ -61,6 +61,14 @@ enum Cmd {
         reply: Reply,
         back: Option<mpsc::Sender<Result<i64, Errno>>>,
     },
+    InstallAt {
+        id: u64,
+        tid: i32,
+        fd: OwnedFd,
+        at: i32,
+        cloexec: bool,
+        back: mpsc::Sender<Result<(), Errno>>,
+    },
 }
 
 #[derive(Default)]
@@ -173,6 +181,27 @@ impl Tracer {
         rx.recv().map_err(|_| Errno::ESRCH)?
     }
 
+    /// Installs `fd` in the trapped task at exactly the number `at` (replacing what is there), leaving the trap pending
+    /// for its answer. Injected like an fd answer, then `dup3` onto `at` and `close` of the number it arrived at.
+    pub fn install_at(
+        &self,
+        n: &Notification,
+        fd: OwnedFd,
+        at: i32,
+        cloexec: bool,
+    ) -> Result<(), Errno> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Cmd::InstallAt {
+            id: n.id,
+            tid: n.pid,
+            fd,
+            at,
+            cloexec,
+            back: tx,
+        });
+        rx.recv().map_err(|_| Errno::ESRCH)?
+    }
+
     /// Is the task still waiting in the seccomp stop of this notification?
     pub fn valid(&self, id: u64) -> bool {
         self.shared.pending.lock().is_ok_and(|p| p.contains(&id))
@@ -182,8 +211,9 @@ impl Tracer {
 /// Where a tracee is, as far as the tracer knows.
 #[derive(Default)]
 struct Task {
-    /// In a seccomp stop awaiting the answer to this notification, with its registers at the stop.
-    trap: Option<(u64, sys::Regs)>,
+    /// Stopped at a trapped syscall awaiting the answer to this notification: its registers at the seccomp stop, and
+    /// where it is now (still at that stop, or at the exit of a syscall injected meanwhile by `install_at`).
+    trap: Option<(u64, inject::Injection)>,
     /// Signals that arrived during an injection, delivered when the task resumes.
     deferred: Vec<i32>,
     tgid: Option<i32>,
@@ -289,6 +319,17 @@ impl State {
                     if let Some(b) = back {
                         let _ = b.send(r);
                     }
+                }
+                Cmd::InstallAt {
+                    id,
+                    tid,
+                    fd,
+                    at,
+                    cloexec,
+                    back,
+                } => {
+                    let r = self.install_at(id, tid, fd, at, cloexec);
+                    let _ = back.send(r);
                 }
             }
         }
@@ -398,7 +439,7 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         if let Some(t) = self.tasks.get_mut(&pid) {
-            t.trap = Some((id, regs));
+            t.trap = Some((id, inject::Injection::at_stop(pid, regs)));
         }
         if let Ok(mut p) = self.shared.pending.lock() {
             p.insert(id);
@@ -417,37 +458,42 @@ impl State {
         self.shared.cv.notify_one();
     }
 
+    /// The pending trap `id` of `tid`, taken out of its task (put back by `install_at`).
+    fn take_trap(&mut self, id: u64, tid: i32) -> Result<inject::Injection, Errno> {
+        let task = self.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
+        match task.trap.take() {
+            Some((i, inj)) if i == id => Ok(inj),
+            other => {
+                task.trap = other;
+                Err(Errno::ESRCH)
+            }
+        }
+    }
+
     fn answer(&mut self, id: u64, tid: i32, reply: Reply) -> Result<i64, Errno> {
-        let Some(task) = self.tasks.get_mut(&tid) else {
-            return Err(Errno::ESRCH);
-        };
-        let regs = match task.trap {
-            Some((i, r)) if i == id => r,
-            _ => return Err(Errno::ESRCH),
-        };
-        task.trap = None;
+        let mut inj = self.take_trap(id, tid)?;
         if let Ok(mut p) = self.shared.pending.lock() {
             p.remove(&id);
         }
         match reply {
-            Reply::Val(v) => self.skip(tid, regs, v).map(|()| v),
-            Reply::Err(e) => self.skip(tid, regs, -(e as i64)).and(Err(e)),
-            Reply::Continue => {
+            // Skipped: the syscall returns the value without running.
+            Reply::Val(v) => self.restore(&inj, v).map(|()| v),
+            Reply::Err(e) => self.restore(&inj, -(e as i64)).and(Err(e)),
+            Reply::Continue if inj.at_entry => {
                 self.resume(tid, 0);
                 Ok(0)
             }
-            Reply::Fd { fd, cloexec } => self.install(tid, regs, fd, cloexec),
+            Reply::Continue => {
+                // Something was injected at this stop already: the task's own call runs as one more injection.
+                let r = self.inject_original(&mut inj);
+                match r {
+                    Ok(ret) => self.restore(&inj, ret).map(|()| 0),
+                    Err(Errno::ESRCH) => Err(Errno::ESRCH),
+                    Err(e) => self.restore(&inj, -(e as i64)).and(Err(e)),
+                }
+            }
+            Reply::Fd { fd, cloexec } => self.install(inj, fd, cloexec),
         }
-    }
-
-    /// Skips the syscall at its seccomp stop: it returns `ret` without running.
-    fn skip(&mut self, tid: i32, regs: sys::Regs, ret: i64) -> Result<(), Errno> {
-        let mut r = regs;
-        r.orig_rax = u64::MAX;
-        r.rax = ret.cast_unsigned();
-        sys::setregs(tid, &r)?;
-        self.resume(tid, 0);
-        Ok(())
     }
 
     fn tgid(&mut self, tid: i32) -> i32 {

@@ -31,6 +31,22 @@ pub struct Args {
     pub flags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
+    /// A network destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetArgs>,
+}
+
+/// A network destination as recorded: the address the program asked for, the name the sandbox's resolver gave for
+/// it, the protocol, and where the sentry actually connected (`via`, for host.loopback).
+#[derive(Debug, Default, Serialize)]
+pub struct NetArgs {
+    pub proto: &'static str,
+    pub addr: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// One audit record: one mediated syscall.
@@ -71,13 +87,19 @@ struct Counts {
 #[derive(Debug)]
 pub struct Audit {
     pub sandbox: String,
-    file: Option<Mutex<File>>,
+    file: Option<std::sync::Arc<Mutex<File>>>,
     strace: bool,
     summary: bool,
     counts: Mutex<BTreeMap<&'static str, Counts>>,
     denied_total: AtomicU64,
     first_denial: Mutex<Option<String>>,
+    /// Secret values: replaced by `[redacted]` in every record, strace line and hint.
+    secrets: Vec<String>,
+    /// Network destinations decided: (allowed, denied) counts.
+    dests: Mutex<BTreeMap<String, (u64, u64)>>,
 }
+
+const REDACTED: &str = "[redacted]";
 
 pub fn now() -> f64 {
     SystemTime::now()
@@ -94,12 +116,12 @@ impl Audit {
         summary: bool,
     ) -> std::io::Result<Self> {
         let file = match file {
-            Some(p) => Some(Mutex::new(
+            Some(p) => Some(std::sync::Arc::new(Mutex::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(p)?,
-            )),
+            ))),
             None => None,
         };
         Ok(Self {
@@ -110,7 +132,60 @@ impl Audit {
             counts: Mutex::new(BTreeMap::new()),
             denied_total: AtomicU64::new(0),
             first_denial: Mutex::new(None),
+            secrets: Vec::new(),
+            dests: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// A second handle on the same log (same file, same redaction; its own counters), for components that record
+    /// lifecycle events from their own threads (the approval controller).
+    pub fn share(&self) -> Self {
+        Self {
+            sandbox: self.sandbox.clone(),
+            file: self.file.clone(),
+            strace: self.strace,
+            summary: false,
+            counts: Mutex::new(BTreeMap::new()),
+            denied_total: AtomicU64::new(0),
+            first_denial: Mutex::new(None),
+            secrets: self.secrets.clone(),
+            dests: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Secret values to keep out of every output of this module.
+    pub fn redact(&mut self, secrets: Vec<String>) {
+        self.secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        // Longest first, so a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    fn redact_str(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for v in &self.secrets {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// Redacts every string (keys included) of a JSON value in place.
+    fn redact_value(&self, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if self.secrets.iter().any(|x| s.contains(x.as_str())) => {
+                *s = self.redact_str(s);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value(x)),
+            serde_json::Value::Object(o) => {
+                let taken = std::mem::take(o);
+                for (k, mut x) in taken {
+                    self.redact_value(&mut x);
+                    o.insert(self.redact_str(&k), x);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Whether dispatch should build full records (file or strace). Counting happens regardless.
@@ -138,6 +213,21 @@ impl Audit {
         }
     }
 
+    /// Counts a decided network destination for the summary.
+    pub fn count_dest(&self, dest: &str, allowed: bool) {
+        if !self.summary {
+            return;
+        }
+        if let Ok(mut m) = self.dests.lock() {
+            let c = m.entry(dest.to_string()).or_default();
+            if allowed {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+        }
+    }
+
     /// Remembers the first denial, for the hint printed when the program fails.
     pub fn note_denial(&self, what: impl FnOnce() -> String) {
         if let Ok(mut f) = self.first_denial.lock() {
@@ -152,13 +242,17 @@ impl Audit {
     }
 
     pub fn first_denial(&self) -> Option<String> {
-        self.first_denial.lock().ok().and_then(|f| f.clone())
+        self.first_denial
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .map(|s| self.redact_str(&s))
     }
 
     /// Writes one syscall record.
     pub fn record(&self, ev: &Event<'_>) {
         if self.strace {
-            eprintln!("{}", render_strace(ev));
+            eprintln!("{}", self.redact_str(&render_strace(ev)));
         }
         if let Some(f) = &self.file {
             self.write_line(f, ev);
@@ -182,8 +276,27 @@ impl Audit {
         self.write_line(f, &obj);
     }
 
+    /// A budget ran out: the typed `budget_exceeded` record, and one line on stderr (the program is about to fail or
+    /// be stopped, and the user should know why).
+    pub fn budget_exceeded(&self, resource: &str, limit: &str, used: &str, action: &str) {
+        eprintln!("sentry: budget exceeded: {resource} (limit {limit}, used {used}): {action}");
+        self.lifecycle(
+            "budget_exceeded",
+            serde_json::json!({ "resource": resource, "limit": limit, "used": used, "action": action }),
+        );
+    }
+
     fn write_line<T: Serialize>(&self, f: &Mutex<File>, v: &T) {
-        let Ok(mut line) = serde_json::to_vec(v) else {
+        let line = if self.secrets.is_empty() {
+            serde_json::to_vec(v)
+        } else {
+            // Structurally, so that a short secret cannot corrupt the JSON around it.
+            serde_json::to_value(v).and_then(|mut val| {
+                self.redact_value(&mut val);
+                serde_json::to_vec(&val)
+            })
+        };
+        let Ok(mut line) = line else {
             return;
         };
         line.push(b'\n');
@@ -217,6 +330,22 @@ impl Audit {
             e += c.errors;
         }
         out.push_str(&format!("  {:<20} {:>9} {:>9} {:>9}", "total", a, d, e));
+        if let Ok(dests) = self.dests.lock() {
+            for (title, pick) in [("contacted", 0usize), ("denied", 1usize)] {
+                let list: Vec<_> = dests
+                    .iter()
+                    .filter(|(_, c)| if pick == 0 { c.0 > 0 } else { c.1 > 0 })
+                    .collect();
+                if list.is_empty() {
+                    continue;
+                }
+                out.push_str(&format!("\nsentry: network destinations {title}"));
+                for (d, c) in list {
+                    let n = if pick == 0 { c.0 } else { c.1 };
+                    out.push_str(&format!("\n  {d:<50} {n:>6}"));
+                }
+            }
+        }
         Some(out)
     }
 }
@@ -241,6 +370,14 @@ fn render_strace(ev: &Event<'_>) -> String {
     }
     if let Some(m) = ev.args.mode {
         args.push(format!("{m:#o}"));
+    }
+    if let Some(n) = &ev.args.net {
+        let name = n
+            .name
+            .as_deref()
+            .map(|x| format!(" ({x})"))
+            .unwrap_or_default();
+        args.push(format!("{} {}:{}{name}", n.proto, n.addr, n.port));
     }
     let result = match (ev.errno, ev.ret, ev.continued) {
         (Some(e), _, _) => format!("-1 {e}"),

@@ -42,6 +42,18 @@ pub enum LoadError {
     BadSize { origin: String, value: String },
     #[error("policy {origin}: path {path:?} must be absolute, or start with . or ~")]
     BadPath { origin: String, path: String },
+    #[error("policy {origin}{}: {source}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNetRule {
+        origin: String,
+        line: Option<usize>,
+        source: super::net_rules::RuleError,
+    },
+    #[error("policy {origin}{}: {msg}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNet {
+        origin: String,
+        line: Option<usize>,
+        msg: String,
+    },
 }
 
 /// The file format. Unknown keys are errors.
@@ -52,6 +64,34 @@ pub struct PolicyFile {
     pub filesystem: FsSection,
     #[serde(default)]
     pub env: EnvSection,
+    /// Budgets (see `policy::limits`).
+    #[serde(default)]
+    pub limits: super::limits::LimitsSection,
+    /// What to do with requests the policy does not grant.
+    #[serde(default)]
+    pub approval: super::limits::ApprovalSection,
+    /// Secrets: NAME = "@FILE", put into the agent's environment only.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub network: NetSection,
+    /// The text parsed, for line numbers of values checked after parsing (network rules).
+    #[serde(skip)]
+    text: String,
+}
+
+/// `[network]`: the mode and the egress allow rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// "none" (default), "sandbox" or "host".
+    pub mode: Option<toml::Spanned<String>>,
+    /// Allow rules: `[tcp://|udp://]HOST:PORT`.
+    #[serde(default)]
+    pub allow: Vec<toml::Spanned<String>>,
+    /// The upstream the sandbox's resolver forwards allowed names to, `IP:PORT` (default: the host's first
+    /// nameserver in /etc/resolv.conf).
+    pub dns_upstream: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,14 +151,28 @@ pub struct Overrides {
     pub rw: Vec<String>,
     pub deny: Vec<String>,
     pub env: Vec<String>,
+    /// `--limit NAME=VALUE`.
+    pub limit: Vec<String>,
+    /// `--on-deny deny|ask`.
+    pub on_deny: Option<String>,
+    /// `--approval-timeout SECONDS`.
+    pub approval_timeout: Option<String>,
+    /// `--secret NAME=@FILE`.
+    pub secret: Vec<String>,
+    /// `--net MODE`.
+    pub net: Option<String>,
+    /// `--allow-net RULE`.
+    pub allow_net: Vec<String>,
 }
 
 impl PolicyFile {
     pub fn parse(text: &str, origin: &str) -> Result<Self, LoadError> {
-        toml::from_str(text).map_err(|e| LoadError::Parse {
+        let mut f: Self = toml::from_str(text).map_err(|e| LoadError::Parse {
             path: origin.to_string(),
             msg: describe_toml_error(text, &e),
-        })
+        })?;
+        f.text = text.to_string();
+        Ok(f)
     }
 
     pub fn load(path: &Path) -> Result<Self, LoadError> {
@@ -138,7 +192,21 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            // A bad value: name the key it belongs to (`memory = "lots"` → memory).
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let lhs = before[line_start..].trim_end();
             let key = text.get(span.clone()).unwrap_or("").trim();
+            if let Some(k) = lhs.strip_suffix('=') {
+                let k = k.trim();
+                if !k.is_empty() && k.len() <= 60 {
+                    // The value too, when it is short: an inline table's bad field is only named there.
+                    return if !key.is_empty() && key.len() <= 80 && key.contains(['{', '[']) {
+                        format!("line {line}, column {col}, key `{k}` at `{key}`: {msg}")
+                    } else {
+                        format!("line {line}, column {col}, key `{k}`: {msg}")
+                    };
+                }
+            }
             if key.is_empty() || key.len() > 60 {
                 format!("line {line}, column {col}: {msg}")
             } else {
@@ -265,6 +333,8 @@ pub struct Builder {
     tmp_size: u64,
     env_pass: Vec<String>,
     env_set: Vec<(String, String)>,
+    controls: super::limits::Controls,
+    net: super::net_rules::NetPolicy,
 }
 
 impl Builder {
@@ -276,6 +346,8 @@ impl Builder {
             tmp_size: 1 << 30,
             env_pass: vec![],
             env_set: vec![],
+            controls: Default::default(),
+            net: Default::default(),
         }
     }
 
@@ -334,6 +406,98 @@ impl Builder {
         }
         for (k, v) in &f.env.set {
             self.env_set.push((k.clone(), v.clone()));
+        }
+        let before = self.controls.limits.clone();
+        f.limits.apply(&mut self.controls.limits);
+        for name in super::limits::NAMES {
+            if self.controls.limits.get(name) != before.get(name) {
+                self.controls.limit_origin.insert(name, origin.to_string());
+            }
+        }
+        if let Some(m) = &f.approval.mode {
+            self.controls.approval.mode =
+                super::limits::OnDeny::parse(m).map_err(|msg| LoadError::Parse {
+                    path: origin.into(),
+                    msg: format!("[approval] mode: {msg}"),
+                })?;
+        }
+        if let Some(t) = &f.approval.timeout {
+            self.controls.approval.timeout =
+                std::time::Duration::from_secs(t.0.unwrap_or(u64::MAX / 4));
+        }
+        for (name, source) in &f.secrets {
+            self.secret(name, source, origin)?;
+        }
+        self.add_network(f, origin)
+    }
+
+    /// A secret NAME from `@FILE` (the value is read when the sandbox starts, never by `policy explain`).
+    pub fn secret(&mut self, name: &str, source: &str, origin: &str) -> Result<(), LoadError> {
+        let bad = |msg: String| LoadError::Parse {
+            path: origin.into(),
+            msg,
+        };
+        let valid_name = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(bad(format!(
+                "secret {name:?}: the name must be an environment variable name (letters, digits, _)"
+            )));
+        }
+        let Some(file) = source.strip_prefix('@') else {
+            return Err(bad(format!(
+                "secret {name}: the value must be @FILE (a file holding it), so that it never appears on a command line or in a policy"
+            )));
+        };
+        let path = expand(file, &self.anchors, origin)?;
+        self.controls.secrets.retain(|(n, _)| n != name);
+        self.controls
+            .secrets
+            .push((name.to_string(), path.to_string_lossy().into_owned()));
+        Ok(())
+    }
+
+    fn add_network(&mut self, f: &PolicyFile, origin: &str) -> Result<(), LoadError> {
+        use super::net_rules::{Mode, Rule};
+        let line = |span: std::ops::Range<usize>| {
+            Some(
+                f.text
+                    .get(..span.start)
+                    .map_or(0, |b| b.matches('\n').count())
+                    + 1,
+            )
+        };
+        let n = &f.network;
+        if let Some(m) = &n.mode {
+            self.net.mode = Mode::parse(m.get_ref()).ok_or_else(|| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(m.span()),
+                msg: format!(
+                    "network mode {:?}: use \"none\", \"sandbox\" or \"host\"",
+                    m.get_ref()
+                ),
+            })?;
+        }
+        for r in &n.allow {
+            if let Some(path) = r.get_ref().strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, origin)?, false);
+                self.net.unix.push(p);
+                continue;
+            }
+            let rule = Rule::parse(r.get_ref()).map_err(|source| LoadError::BadNetRule {
+                origin: origin.into(),
+                line: line(r.span()),
+                source,
+            })?;
+            self.net.rules.push(rule);
+        }
+        if let Some(u) = &n.dns_upstream {
+            self.net.dns_upstream = Some(u.get_ref().parse().map_err(|_| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(u.span()),
+                msg: format!("dns_upstream {:?}: use IP:PORT", u.get_ref()),
+            })?);
         }
         Ok(())
     }
@@ -402,6 +566,65 @@ impl Builder {
         for p in &o.deny {
             self.deny(p, Errno::EACCES, DenyScope::All, "--deny")?;
         }
+        for l in &o.limit {
+            let bad = |msg: String| LoadError::Parse {
+                path: "--limit".into(),
+                msg,
+            };
+            let (name, value) = l
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{l:?}: want NAME=VALUE")))?;
+            let v = super::limits::parse_value(name.trim(), value)
+                .map_err(|m| bad(format!("{}: {m}", name.trim())))?;
+            self.controls.limits.set(name.trim(), v).map_err(bad)?;
+            if let Some(n) = super::limits::NAMES.iter().find(|n| **n == name.trim()) {
+                self.controls.limit_origin.insert(n, "--limit".into());
+            }
+        }
+        if let Some(m) = &o.on_deny {
+            self.controls.approval.mode =
+                super::limits::OnDeny::parse(m).map_err(|msg| LoadError::Parse {
+                    path: "--on-deny".into(),
+                    msg,
+                })?;
+        }
+        if let Some(t) = &o.approval_timeout {
+            let secs = super::limits::parse_value("wall", t)
+                .map_err(|msg| LoadError::Parse {
+                    path: "--approval-timeout".into(),
+                    msg,
+                })?
+                .unwrap_or(u64::MAX / 4);
+            self.controls.approval.timeout = std::time::Duration::from_secs(secs);
+        }
+        for s in &o.secret {
+            let (name, source) = s.split_once('=').ok_or_else(|| LoadError::Parse {
+                path: "--secret".into(),
+                msg: format!("{s:?}: want NAME=@FILE"),
+            })?;
+            self.secret(name, source, "--secret")?;
+        }
+        if let Some(m) = &o.net {
+            self.net.mode = super::net_rules::Mode::parse(m).ok_or_else(|| LoadError::BadNet {
+                origin: "--net".into(),
+                line: None,
+                msg: format!("{m:?}: use none, sandbox or host"),
+            })?;
+        }
+        for r in &o.allow_net {
+            if let Some(path) = r.strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, "--allow-net")?, false);
+                self.net.unix.push(p);
+                continue;
+            }
+            let rule =
+                super::net_rules::Rule::parse(r).map_err(|source| LoadError::BadNetRule {
+                    origin: "--allow-net".into(),
+                    line: None,
+                    source,
+                })?;
+            self.net.rules.push(rule);
+        }
         Ok(())
     }
 
@@ -415,6 +638,9 @@ impl Builder {
             env_set: self.env_set,
             ptys: false,
             deny_set: Default::default(),
+            controls: self.controls,
+            net: self.net,
+            resolved: Default::default(),
         }
     }
 }
@@ -492,6 +718,35 @@ mod tests {
             expand("/a/./b/../c", &anchors(), "t").expect("ok"),
             PathBuf::from("/a/c")
         );
+    }
+
+    #[test]
+    fn network_bad_rule_names_rule_file_and_line() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\n  \"example.com:443\",\n  \"example.com:http\",\n]\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        let e = b.add_file(&f, "p.toml", true).expect_err("bad rule");
+        let s = e.to_string();
+        assert!(s.contains("p.toml, line 5"), "{s}");
+        assert!(s.contains("example.com:http"), "{s}");
+    }
+
+    #[test]
+    fn network_section_builds_rules_and_mode() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\"*.example.com:443\"]\ndns_upstream = \"127.0.0.1:5353\"\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        b.add_file(&f, "p.toml", true).expect("builds");
+        let p = b.build();
+        assert_eq!(p.net.mode, super::super::net_rules::Mode::Sandbox);
+        assert_eq!(p.net.rules.len(), 1);
+        assert!(p.net.dns_upstream.is_some());
     }
 
     #[test]

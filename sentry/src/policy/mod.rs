@@ -7,7 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approval;
+pub mod limits;
 pub mod load;
+pub mod net_rules;
 mod proc_rules;
 
 use std::cell::RefCell;
@@ -97,6 +100,9 @@ pub struct Decided {
     pub access: Access,
     pub path: String,
     pub rule: String,
+    /// A network destination (the path is the destination): counted in the summary's destinations.
+    #[serde(skip)]
+    pub net: bool,
 }
 
 /// Who is asking: one trapped syscall of one task.
@@ -132,6 +138,12 @@ pub struct Policy {
     pub ptys: bool,
     /// All deny rules as one matcher, built on first use.
     pub deny_set: std::sync::OnceLock<(globset::GlobSet, Vec<usize>)>,
+    /// Budgets, approval mode, secret names (`policy::limits`).
+    pub controls: limits::Controls,
+    /// Network mode and egress rules.
+    pub net: net_rules::NetPolicy,
+    /// Names the sandbox's resolver handed out, by address: what `*.domain` rules are matched against.
+    pub resolved: std::sync::Arc<net_rules::Resolved>,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -149,26 +161,113 @@ impl Policy {
     /// The one decision. `path` is the canonical sandbox path (symlinks resolved in the sandbox's view); under /proc,
     /// the caller's own process is spelled `/proc/self`.
     pub fn check(&self, who: &Subject, access: Access, path: &Path) -> Result<Granted, Errno> {
-        let (result, rule) = self.decide(access, path);
+        let (mut result, mut rule) = self.decide(access, path);
+        if result.is_ok()
+            && access == Access::Write
+            && !path.starts_with("/dev")
+            && self.controls.usage.disk_exhausted()
+        {
+            // The disk budget is spent: what Linux gives a user over quota.
+            result = Err(Errno::EDQUOT);
+            rule = "budget disk exhausted".into();
+        }
+        if result.is_err() && access != Access::Lookup {
+            if let Some(asker) = self.controls.asker.as_ref().filter(|a| a.asking) {
+                if self.askable(&rule) {
+                    if let Some(id) = asker.always_covers(access, path) {
+                        result = Ok(());
+                        rule = format!("approved always by answer {id} (over {rule})");
+                    } else {
+                        // Only this syscall waits: another worker leads the pool meanwhile.
+                        crate::kernel::pool::handoff_current();
+                        let a = asker.ask(who.tid, access, path, &rule);
+                        if a.allow {
+                            result = Ok(());
+                            let always = if a.always { " always" } else { "" };
+                            rule = format!("approved{always} by answer {} (over {rule})", a.id);
+                        } else {
+                            rule = format!("refused by answer {} ({}): {rule}", a.id, a.by);
+                        }
+                    }
+                }
+            }
+        } else if result.is_err() && access == Access::Lookup {
+            // A lookup of a path an `always` answer opened is part of that grant.
+            if let Some(asker) = self.controls.asker.as_ref() {
+                if self.askable(&rule) {
+                    if let Some(id) = asker.always_covers(access, path) {
+                        result = Ok(());
+                        rule = format!("approved always by answer {id} (over {rule})");
+                    }
+                }
+            }
+        }
         who.decisions.borrow_mut().push(Decided {
             allow: result.is_ok(),
             access,
             path: path.to_string_lossy().into_owned(),
             rule,
+            net: false,
         });
         result.map(|()| Granted { access })
     }
 
+    /// May a refusal by `rule` be put to a controller? Only a deny rule whose matches the mount view still shows (a
+    /// `**` glob, or a rule that refuses writes only): anything masked in the view, outside every grant, or refused by
+    /// a fixed rule (/proc, /dev, unix sockets) could not be served by an approval anyway, so it is refused at once.
+    fn askable(&self, rule: &str) -> bool {
+        let Some(pattern) = rule.strip_prefix("deny ") else {
+            return false;
+        };
+        self.deny.iter().any(|d| {
+            d.pattern == pattern
+                && (d.scope == DenyScope::Write
+                    || (d.literal.is_none() && d.pattern.contains("**")))
+        })
+    }
+
+    /// The one decision for a network destination (connect, sendto, sendmsg, bind): the names the sandbox's resolver
+    /// gave for the address are added, the rules decide, and the decision is recorded like a path decision. A denial
+    /// is `errno` (ECONNREFUSED for connect, EACCES for sends and binds; see the README).
+    pub fn check_net(
+        &self,
+        who: &Subject,
+        mut dest: net_rules::Dest,
+        errno: Errno,
+    ) -> Result<(net_rules::Route, net_rules::Dest), Errno> {
+        dest.ip = net_rules::canonical(dest.ip);
+        dest.names = self.resolved.names_of(dest.ip);
+        let (route, rule) = self.net.decide(&dest);
+        who.decisions.borrow_mut().push(Decided {
+            allow: route.is_some(),
+            access: Access::Connect,
+            path: dest.to_string(),
+            rule,
+            net: true,
+        });
+        route.map(|r| (r, dest)).ok_or(errno)
+    }
+
+    /// Records a refusal of a socket operation that has no destination to decide on (a privileged port bind, an
+    /// abstract unix name in host mode), so it is audited like every other denial.
+    pub fn refuse_net(&self, who: &Subject, what: String, rule: &str, errno: Errno) -> Errno {
+        who.decisions.borrow_mut().push(Decided {
+            allow: false,
+            access: Access::Connect,
+            path: what,
+            rule: rule.into(),
+            net: true,
+        });
+        errno
+    }
+
     /// Pure decision: (result, the rule that decided).
     pub fn decide(&self, access: Access, path: &Path) -> (Result<(), Errno>, String) {
-        if access == Access::Connect {
-            // A unix socket by path reaches whatever process listens there, possibly on the host (a docker or
-            // containerd socket inside a grant). Until the network issue maps them to grants, none is reachable.
-            return (
-                Err(Errno::EACCES),
-                "unix sockets by path are not reachable from the sandbox".into(),
-            );
-        }
+        // A unix socket by path reaches whatever process listens there, possibly on the host (a docker or containerd
+        // socket). It follows the file grants: outside them it does not exist (ENOENT); in the private /tmp it is the
+        // sandbox's own; inside a grant it is reachable only when an `--allow-net unix:PATH` rule names it (or a
+        // directory above it), so a host daemon's socket (an ssh-agent's) is passed deliberately, never by accident
+        // of a broad grant.
         if let Some(d) = proc_rules::decide(access, path) {
             return d;
         }
@@ -232,7 +331,15 @@ impl Policy {
             Access::Read => g.read,
             Access::Write => g.write,
             Access::Exec => g.exec,
-            Access::Connect => false,
+            Access::Connect => {
+                return match self.net.unix.iter().find(|u| path.starts_with(u)) {
+                    Some(u) => (Ok(()), format!("allow unix:{}", u.display())),
+                    None => (
+                        Err(Errno::EACCES),
+                        format!("{rule}: a unix socket needs an --allow-net unix:PATH rule"),
+                    ),
+                };
+            }
         };
         if ok {
             (Ok(()), rule)
@@ -443,6 +550,9 @@ mod tests {
             env_set: vec![],
             ptys: false,
             deny_set: Default::default(),
+            controls: Default::default(),
+            net: Default::default(),
+            resolved: Default::default(),
         }
     }
 

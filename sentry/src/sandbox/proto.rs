@@ -32,6 +32,8 @@ pub enum Msg {
     Exited(i32),
     /// child → sentry: set-up failed.
     Error(String),
+    /// child → sentry (`--net sandbox`, before `Mounted`): the resolver's UDP socket, bound in the sandbox's namespace.
+    Resolver,
 }
 
 fn encode(m: &Msg) -> Vec<u8> {
@@ -45,6 +47,7 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Filtered => b"F".to_vec(),
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
         Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
+        Msg::Resolver => b"R".to_vec(),
     }
 }
 
@@ -59,6 +62,7 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
         b"A" => Ok(Msg::Ack),
         b"S" => Ok(Msg::Seize),
         b"F" => Ok(Msg::Filtered),
+        b"R" => Ok(Msg::Resolver),
         [b'X', s @ ..] if s.len() == 4 => {
             Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
         }
@@ -150,6 +154,7 @@ mod tests {
             Msg::Filtered,
             Msg::Exited(-3),
             Msg::Error("x y".into()),
+            Msg::Resolver,
         ] {
             assert_eq!(decode(&encode(&m)).expect("decodes"), m);
         }
