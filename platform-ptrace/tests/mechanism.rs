@@ -13,11 +13,13 @@ const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL: u32 = 0x8000_0000;
-const TRAPPED: [i64; 4] = [
+const TRAPPED: [i64; 6] = [
     libc::SYS_getppid,
     libc::SYS_getpgrp,
     libc::SYS_gettid,
     libc::SYS_getuid,
+    libc::SYS_getsid,
+    libc::SYS_getpgid,
 ];
 
 fn filter() -> Vec<sock_filter> {
@@ -48,8 +50,8 @@ fn filter() -> Vec<sock_filter> {
 }
 
 fn raw(nr: i64) -> i64 {
-    // SAFETY: the syscalls used here take no arguments.
-    unsafe { libc::syscall(nr) }
+    // SAFETY: every syscall used here reads at most its first argument, an integer (0).
+    unsafe { libc::syscall(nr, 0) }
 }
 
 /// The child, between fork and _exit: raw syscalls only. Returns 0 when everything matched, else the failing step.
@@ -59,6 +61,7 @@ fn child(go: &OwnedFd, progs: &[Vec<sock_filter>]) -> u8 {
         return 1;
     }
     let uid = raw(libc::SYS_getuid);
+    let pgid = raw(libc::SYS_getpgid);
     if platform_seccomp::install(progs, false).is_err() {
         return 2;
     }
@@ -86,6 +89,21 @@ fn child(go: &OwnedFd, progs: &[Vec<sock_filter>]) -> u8 {
     }
     if raw(libc::SYS_getuid) != uid {
         return 9;
+    }
+    // install_at, then a value: the fd is at exactly 40 and the call returns 7.
+    if raw(libc::SYS_getsid) != 7 {
+        return 10;
+    }
+    let mut buf = [0u8; 5];
+    if nix::unistd::read(40, &mut buf) != Ok(5) || &buf != b"world" {
+        return 11;
+    }
+    // install_at, then continue: the task's own call runs after the injections, with its own result.
+    if raw(libc::SYS_getpgid) != pgid {
+        return 12;
+    }
+    if nix::unistd::read(41, &mut buf) != Ok(5) || &buf != b"again" {
+        return 13;
     }
     0
 }
@@ -123,6 +141,17 @@ fn main() {
                     cloexec: true,
                 }
             }
+            x if x == libc::SYS_getsid || x == libc::SYS_getpgid => {
+                let (r, w) = nix::unistd::pipe().expect("pipe");
+                let (at, text, reply) = if x == libc::SYS_getsid {
+                    (40, b"world", Reply::Val(7))
+                } else {
+                    (41, b"again", Reply::Continue)
+                };
+                nix::unistd::write(&w, text).expect("fill");
+                tracer.install_at(&n, r, at, false).expect("install_at");
+                reply
+            }
             _ => Reply::Continue,
         };
         let fd_reply = matches!(reply, Reply::Fd { .. });
@@ -142,8 +171,10 @@ fn main() {
             libc::SYS_getpgrp,
             libc::SYS_gettid,
             libc::SYS_gettid,
-            libc::SYS_getuid
+            libc::SYS_getuid,
+            libc::SYS_getsid,
+            libc::SYS_getpgid
         ]
     );
-    println!("ptrace mechanism: value, errno, fd (twice), continue: ok");
+    println!("ptrace mechanism: value, errno, fd (twice), continue, install_at + value, install_at + continue: ok");
 }

@@ -191,8 +191,12 @@ impl Platform for Ptrace {
         at: i32,
         cloexec: bool,
     ) -> Result<(), Errno> {
-        self.t
-            .install_at(trap, fd.try_clone_to_owned().map_err(|_| Errno::EMFILE)?, at, cloexec)
+        self.t.install_at(
+            trap,
+            fd.try_clone_to_owned().map_err(|_| Errno::EMFILE)?,
+            at,
+            cloexec,
+        )
     }
 
     fn still_valid(&self, trap: &Trap) -> bool {
