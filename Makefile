@@ -15,11 +15,11 @@ build:
 run: build
 	./target/release/sentry exec -- $(CMD)
 
-# Everything the CI runs: unit tests, integration and security tests against the real binary — then the integration,
-# security and escape tests again on the ptrace platform (the first pass runs on the default, seccomp here).
+# Everything the CI runs: unit tests, integration and security tests against the real binary — then every integration
+# test of the sentry and the escape test again on the ptrace platform (the first pass runs on the default: seccomp here).
 test:
 	$(CARGO) test --workspace --all-targets
-	SENTRY_TEST_PLATFORM=ptrace $(CARGO) test -p sentry --test workloads --test security --test review
+	SENTRY_TEST_PLATFORM=ptrace $(CARGO) test -p sentry --test '*'
 	SENTRY_TEST_PLATFORM=ptrace $(CARGO) test -p conformance --test escape
 
 lint:
