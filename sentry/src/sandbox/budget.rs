@@ -47,11 +47,20 @@ pub struct Budget {
 impl Budget {
     /// Before the clone: makes the cgroups and works out the rlimits.
     pub fn prepare(limits: &Limits) -> Self {
+        Self::prepare_under(limits, &[])
+    }
+
+    /// `prepare`, with the cgroups made below `parents` (a delegated child's, below its parent sandbox's).
+    pub fn prepare_under(limits: &Limits, parents: &[std::path::PathBuf]) -> Self {
         let root = nix::unistd::geteuid().is_root();
         let wants_cg = limits.tasks.is_some() || limits.memory.is_some() || limits.cpu.is_some();
         let cg = if wants_cg {
             // pids.max counts the sandbox init too: one more than the agent's budget.
-            Cgroup::create(limits.tasks.map(|t| t.saturating_add(1)), limits.memory)
+            Cgroup::create_under(
+                limits.tasks.map(|t| t.saturating_add(1)),
+                limits.memory,
+                parents,
+            )
         } else {
             Cgroup::default()
         };
@@ -133,6 +142,11 @@ impl Budget {
             );
         }
         self.enforcement = e;
+    }
+
+    /// The cgroup directories made for this sandbox.
+    pub fn cgroup_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.cg.dirs().to_vec()
     }
 
     /// After the clone, before the sandbox starts anything: moves the sandbox init into the cgroups.

@@ -182,7 +182,20 @@ impl Cgroup {
     /// Creates the sandbox's cgroups and sets the task and memory limits. Never fails: what could not be done is in
     /// `notes`, and the missing controller is `None`.
     pub fn create(tasks: Option<u64>, memory: Option<u64>) -> Self {
+        Self::create_under(tasks, memory, &[])
+    }
+
+    /// `create`, but below `parents` where one lies in the same hierarchy (a delegated child inside its parent
+    /// sandbox's cgroups, so that hierarchical limits charge it to the parent too).
+    pub fn create_under(tasks: Option<u64>, memory: Option<u64>, parents: &[PathBuf]) -> Self {
         let mut cg = Cgroup::default();
+        let pick = |m: &CgMount, own: Option<PathBuf>| -> Option<PathBuf> {
+            parents
+                .iter()
+                .find(|p| p.starts_with(&m.at) && p.is_dir())
+                .cloned()
+                .or(own)
+        };
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = own_cgroups(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
         let all = mounts(&mountinfo);
@@ -192,7 +205,7 @@ impl Cgroup {
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
         if let Some(m) = all.iter().find(|m| m.v2) {
-            if let Some(parent) = own_dir(m, &own) {
+            if let Some(parent) = pick(m, own_dir(m, &own)) {
                 cg.try_v2(&parent, &name, tasks, memory);
             }
         } else {
@@ -217,7 +230,7 @@ impl Cgroup {
                     cg.notes.push(format!("no cgroup v1 {ctrl} hierarchy"));
                     continue;
                 };
-                let Some(parent) = own_dir(m, &own) else {
+                let Some(parent) = pick(m, own_dir(m, &own)) else {
                     continue;
                 };
                 cg.try_v1(ctrl, &parent, &name, tasks, memory);

@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod cgroup;
+pub mod delegate;
 pub mod filter;
 pub mod init;
 mod landlock;
@@ -113,7 +114,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             continue;
         }
         if g.write {
-            let w = sys::open_abs(&c, libc::O_PATH)
+            let w = sys::open_abs_nosymlinks(&c, libc::O_PATH)
                 .map_err(host(format!("open {}", g.path.display())))?;
             writable.push(Box::new(HostMount::new(g.path.clone(), w)));
         }
@@ -189,7 +190,17 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         // The disk budget bounds the private tmpfs too.
         spec.policy.tmp_size = spec.policy.tmp_size.min(d);
     }
-    let mut budget = budget::Budget::prepare(&spec.policy.controls.limits);
+    let mut budget = budget::Budget::prepare_under(
+        &spec.policy.controls.limits,
+        &spec.policy.controls.cgroup_parents,
+    );
+    spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
+    // Announce the delegation endpoint (see `delegate`).
+    if let Ok(e) = CString::new(format!("SENTRY_SOCKET={}", delegate::ENDPOINT_SHOWN)) {
+        spec.env
+            .retain(|v| !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
+        spec.env.push(e);
+    }
     let (mut plan, writable) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
     let (ours, theirs) = nix::sys::socket::socketpair(
@@ -230,6 +241,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         Ok((Msg::Mounted, Some(fd))) => fd,
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok(_) | Err(_) => {
+            return Err(fail(SandboxError::Setup(
+                "sandbox init died during set-up".into(),
+            )))
+        }
+    };
+    let endpoint = match proto::recv(ours.as_fd()) {
+        Ok((Msg::Delegate, fd)) => fd,
+        _ => {
             return Err(fail(SandboxError::Setup(
                 "sandbox init died during set-up".into(),
             )))
@@ -309,6 +328,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         spec.policy.controls.asker = Some(asker);
     }
 
+    let budget_start = std::time::Instant::now();
     let platform = crate::platform::Seccomp::new(listener);
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
     spec.audit.lifecycle(
@@ -320,6 +340,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "workdir": spec.workdir,
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
             "budgets": budget.describe(),
+            "parent": spec.policy.controls.parent.as_ref().map(|(p, _)| p),
         }),
     );
     let kernel = Arc::new(Kernel {
@@ -350,6 +371,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("signalfd"))?;
 
     crate::kernel::pool::Pool::start(&kernel);
+    if let Some(ep) = endpoint {
+        delegate::serve(Arc::clone(&kernel), ep, budget_start);
+    }
     let agent = agent_pid(child);
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
