@@ -158,17 +158,17 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             // A bad value: name the key it belongs to (`memory = "lots"` → memory).
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let lhs = before[line_start..].trim_end();
-            if let Some(k) = lhs.strip_suffix('=') {
-                let k = k.trim();
-                if !k.is_empty() && k.len() <= 60 {
-                    return format!("line {line}, column {col}, key `{k}`: {msg}");
-                }
-            }
+            let owner = lhs
+                .strip_suffix('=')
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 60 && !k.contains(['{', '[', ',']))
+                .map(|k| format!(", key `{k}`"))
+                .unwrap_or_default();
             let key = text.get(span.clone()).unwrap_or("").trim();
             if key.is_empty() || key.len() > 60 {
-                format!("line {line}, column {col}: {msg}")
+                format!("line {line}, column {col}{owner}: {msg}")
             } else {
-                format!("line {line}, column {col}, at `{key}`: {msg}")
+                format!("line {line}, column {col}{owner}, at `{key}`: {msg}")
             }
         }
         None => msg,
