@@ -323,6 +323,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             c.approval.timeout,
             c.control.as_deref(),
             spec.audit.share(),
+            interactive,
         )
         .map_err(|e| fail(SandboxError::Setup(e)))?;
         spec.policy.controls.asker = Some(asker);
