@@ -234,3 +234,51 @@ fn delegation_policy_within_check_refuses_wider_child() {
     assert_eq!(out.code, 3, "{out}");
     assert!(out.stderr.contains("wider than the parent"), "{out}");
 }
+
+#[test]
+fn delegation_child_ends_with_its_parent() {
+    let ws = TempDir::new("deleg-end");
+    let audit = ws.join("audit.jsonl");
+    let marker = "31.4159";
+    // The agent starts a child sandbox in the background and exits at once: the child must not outlive it.
+    let script = format!(
+        "{} exec -- /bin/sleep {marker} & sleep 1; exit 0",
+        common::sentry_bin().display()
+    );
+    let bd = bin_dir();
+    let t = std::time::Instant::now();
+    let out = run_sandboxed(
+        &["--audit", audit.to_str().expect("ascii"), "--ro", &bd],
+        &["/bin/sh", "-c", &script],
+        ws.path(),
+    );
+    assert_eq!(out.code, 0, "{out}");
+    println!("parent and child gone after {:?}", t.elapsed());
+    let alive = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| String::from_utf8_lossy(&c).contains(marker))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(), "the child sandbox outlived its parent");
+    let recs = records(&audit);
+    let d = recs
+        .iter()
+        .find(|r| r["kind"] == "delegation")
+        .unwrap_or_else(|| panic!("no delegation: {recs:#?}"));
+    let child = d["child"].as_str().expect("child");
+    let start = recs
+        .iter()
+        .find(|r| r["kind"] == "sandbox_start" && r["sandbox"] == child)
+        .expect("child start");
+    for c in start["budgets"]["cgroups"].as_array().expect("cgroups") {
+        let p = Path::new(c.as_str().expect("path"));
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+}

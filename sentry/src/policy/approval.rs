@@ -177,7 +177,7 @@ impl Asker {
                 by: "no controller".into(),
             }
         } else {
-            self.wait(id, q)
+            self.wait(id, pid, q)
         };
         let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.audit.lifecycle(
@@ -200,7 +200,7 @@ impl Asker {
         answer
     }
 
-    fn wait(&self, id: u64, q: Value) -> Answer {
+    fn wait(&self, id: u64, pid: i32, q: Value) -> Answer {
         let Ok(mut s) = self.state.lock() else {
             return self.timed_out(id);
         };
@@ -223,14 +223,22 @@ impl Asker {
                 return a;
             }
             let now = Instant::now();
-            if now >= deadline {
+            // A task that is gone (killed while it waited) needs no answer.
+            let gone = pid > 0 && !Path::new(&format!("/proc/{pid}")).exists();
+            if now >= deadline || gone {
                 s.pending.remove(&id);
                 drop(s);
-                let a = self.timed_out(id);
+                let mut a = self.timed_out(id);
+                if gone {
+                    a.by = "task gone".into();
+                }
                 self.broadcast(&answered(&a));
                 return a;
             }
-            s = match self.cv.wait_timeout(s, deadline - now) {
+            s = match self
+                .cv
+                .wait_timeout(s, (deadline - now).min(Duration::from_millis(250)))
+            {
                 Ok((g, _)) => g,
                 Err(_) => return self.timed_out(id),
             };

@@ -143,8 +143,16 @@ fn write(p: &Path, v: &str) -> std::io::Result<()> {
     std::fs::write(p, v)
 }
 
-/// Removes `dir` once the kernel has freed its last task (it refuses with EBUSY until then).
+/// Removes `dir` once the kernel has freed its last task (it refuses with EBUSY until then), and first any
+/// `capvisor-*` cgroup left inside it (a delegated child's, whose sentry was killed).
 fn rmdir_patiently(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with("capvisor-") && e.path().is_dir() {
+                rmdir_patiently(&e.path());
+            }
+        }
+    }
     for _ in 0..100 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return,

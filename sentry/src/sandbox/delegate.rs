@@ -143,6 +143,29 @@ fn recv_request(conn: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
 
 static SEQ: AtomicU64 = AtomicU64::new(1);
 
+/// Child sentries still running: stopped when this sandbox ends (nothing outlives the sentry).
+static CHILDREN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// The sandbox is over: SIGTERM every child sentry (each stops its agent and removes its cgroups), then SIGKILL
+/// what is left after two seconds.
+pub fn shutdown() {
+    let pids: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    if pids.is_empty() {
+        return;
+    }
+    let pid = |p: u32| nix::unistd::Pid::from_raw(i32::try_from(p).unwrap_or(0));
+    for p in &pids {
+        let _ = nix::sys::signal::kill(pid(*p), nix::sys::signal::Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && CHILDREN.lock().map(|c| !c.is_empty()).unwrap_or(false) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for p in CHILDREN.lock().map(|c| c.clone()).unwrap_or_default() {
+        let _ = nix::sys::signal::kill(pid(p), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 fn handle(k: &Kernel, conn: &OwnedFd, started: Instant) {
     let (bytes, fds) = match recv_request(conn) {
         Ok(x) => x,
@@ -276,6 +299,11 @@ fn handle(k: &Kernel, conn: &OwnedFd, started: Instant) {
             return;
         }
     };
+    let child_pid = child.id();
+    if let Ok(mut c) = CHILDREN.lock() {
+        c.push(child_pid);
+    }
+    let _registered = Unregister(child_pid);
     reply(
         conn,
         &json!({"type": "started", "child": child_id, "given": { "grants": given,
@@ -307,6 +335,15 @@ fn handle(k: &Kernel, conn: &OwnedFd, started: Instant) {
         }
     };
     reply(conn, &json!({"type": "exited", "code": code}));
+}
+
+struct Unregister(u32);
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Ok(mut c) = CHILDREN.lock() {
+            c.retain(|p| *p != self.0);
+        }
+    }
 }
 
 struct RemoveOnDrop(PathBuf);

@@ -378,6 +378,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let agent = agent_pid(child);
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
+    // Delegated children end with their parent, before its cgroups (which hold theirs) are removed.
+    delegate::shutdown();
     monitor.finish(status);
     if let Some(a) = &kernel.policy.controls.asker {
         a.shutdown();
