@@ -48,6 +48,9 @@ pub const ENDPOINT_NAME: &[u8] = b"capvisor";
 pub const ENDPOINT_SHOWN: &str = "@capvisor";
 /// Largest request accepted (argv and environment included).
 const MAX_REQUEST: usize = 256 * 1024;
+/// Connections served at once per sandbox (each is a thread, and may be a child sentry on the host): the agent
+/// cannot use delegation to multiply host processes beyond this.
+const MAX_ACTIVE: usize = 16;
 
 /// A grant as asked for and as given.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,10 +104,24 @@ pub fn serve(k: Arc<Kernel>, listener: OwnedFd, started: Instant) {
             let Ok(conn) = crate::sys::own_fd(fd) else {
                 continue;
             };
+            if ACTIVE.fetch_add(1, Ordering::SeqCst) >= MAX_ACTIVE {
+                ACTIVE.fetch_sub(1, Ordering::SeqCst);
+                reply(
+                    &conn,
+                    &json!({"type": "error", "error": format!("too many child sandboxes at once (at most {MAX_ACTIVE})")}),
+                );
+                continue;
+            }
             let k2 = Arc::clone(&k);
-            let _ = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("sentry-delegate-conn".into())
-                .spawn(move || handle(&k2, &conn, started));
+                .spawn(move || {
+                    handle(&k2, &conn, started);
+                    ACTIVE.fetch_sub(1, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            }
         });
 }
 
@@ -142,6 +159,7 @@ fn recv_request(conn: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(1);
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Child sentries still running: stopped when this sandbox ends (nothing outlives the sentry).
 static CHILDREN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
@@ -167,6 +185,12 @@ pub fn shutdown() {
 }
 
 fn handle(k: &Kernel, conn: &OwnedFd, started: Instant) {
+    // A caller that connects and says nothing does not hold a slot for long.
+    let _ = nix::sys::socket::setsockopt(
+        conn,
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(10, 0),
+    );
     let (bytes, fds) = match recv_request(conn) {
         Ok(x) => x,
         Err(e) => {
