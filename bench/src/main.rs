@@ -33,6 +33,15 @@ const READ_FILE_BYTES: usize = 64;
 const GETPID_MAX_RATIO: f64 = 1.1;
 const OPEN_CLOSE_MAX_RATIO: f64 = 5.0;
 const STARTUP_MAX: Duration = Duration::from_millis(20);
+/// A mediated connect (decided, made from the sentry's host-side socket, installed at the agent's fd) against a
+/// native loopback connect.
+const TCP_CONNECT_MAX_RATIO: f64 = 5.0;
+/// Data through a mediated connection runs on the host socket itself.
+const TRANSFER_MAX_RATIO: f64 = 1.05;
+/// Bytes per transfer probe iteration.
+const TRANSFER_BYTES: usize = 100 << 20;
+/// The environment variable that tells a network probe where the driver's server is.
+const ADDR_ENV: &str = "BENCH_ADDR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,7 +60,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: bench run [--sentry PATH] [--quick]\n       bench probe <getpid|open_close|stat|fork_exec_wait|read_100> <iterations>";
+const USAGE: &str = "usage: bench run [--sentry PATH] [--quick]\n       bench probe <getpid|open_close|stat|fork_exec_wait|read_100|tcp_connect|transfer_100m> <iterations>\n       (the network probes connect to $BENCH_ADDR)";
 
 // ---------------------------------------------------------------------------------------------
 // Probe role
@@ -64,16 +73,26 @@ enum Probe {
     Stat,
     ForkExecWait,
     Read100,
+    TcpConnect,
+    Transfer100M,
 }
 
 impl Probe {
-    const ALL: [Probe; 5] = [
+    const ALL: [Probe; 7] = [
         Probe::Getpid,
         Probe::OpenClose,
         Probe::Stat,
         Probe::ForkExecWait,
         Probe::Read100,
+        Probe::TcpConnect,
+        Probe::Transfer100M,
     ];
+
+    /// Runs with the driver's server: natively at 127.0.0.1, under the sentry at host.loopback with
+    /// `--net sandbox`, so every connect is mediated.
+    fn is_net(self) -> bool {
+        matches!(self, Probe::TcpConnect | Probe::Transfer100M)
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -82,6 +101,8 @@ impl Probe {
             Probe::Stat => "stat",
             Probe::ForkExecWait => "fork_exec_wait",
             Probe::Read100 => "read_100",
+            Probe::TcpConnect => "tcp_connect",
+            Probe::Transfer100M => "transfer_100m",
         }
     }
 
@@ -101,6 +122,10 @@ impl Probe {
             (Probe::ForkExecWait, true) => 20,
             (Probe::Read100, false) => 200,
             (Probe::Read100, true) => 5,
+            (Probe::TcpConnect, false) => 2_000,
+            (Probe::TcpConnect, true) => 100,
+            (Probe::Transfer100M, false) => 10,
+            (Probe::Transfer100M, true) => 2,
         }
     }
 }
@@ -141,6 +166,19 @@ fn setup_fixtures(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The tree `tar` walks: TAR_FILES small files in 100 directories.
+fn setup_tree(dir: &Path) -> Result<(), String> {
+    for i in 0..TAR_FILES {
+        let d = dir.join(format!("d{:02}", i % 100));
+        if i < 100 {
+            std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let f = d.join(format!("f{i:05}"));
+        std::fs::write(&f, b"tree\n").map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    Ok(())
+}
+
 fn cstring(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
 }
@@ -162,7 +200,124 @@ fn run_probe(probe: Probe, n: u64) -> Result<Duration, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             loop_read(&paths, n)
         }
+        Probe::TcpConnect => loop_tcp_connect(&bench_addr()?, n),
+        Probe::Transfer100M => loop_transfer(&bench_addr()?, n),
     }
+}
+
+fn bench_addr() -> Result<std::net::SocketAddrV4, String> {
+    let v = std::env::var(ADDR_ENV).map_err(|_| format!("${ADDR_ENV} is not set"))?;
+    v.parse()
+        .map_err(|_| format!("${ADDR_ENV}={v:?} is not IPv4:PORT"))
+}
+
+/// socket + connect (blocking) + close with SO_LINGER 0 (no TIME_WAIT pile-up over thousands of
+/// connects).
+fn loop_tcp_connect(addr: &std::net::SocketAddrV4, n: u64) -> Result<Duration, String> {
+    // SAFETY: sockaddr_in is plain old data; all-zero is valid.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::sa_family_t::try_from(libc::AF_INET).map_err(|_| "AF_INET")?;
+    sa.sin_port = addr.port().to_be();
+    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let sa_len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_in>())
+        .map_err(|_| "sockaddr size")?;
+    let linger_len = libc::socklen_t::try_from(std::mem::size_of::<libc::linger>())
+        .map_err(|_| "linger size")?;
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: socket takes integers only.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(errno_msg("socket"));
+        }
+        // SAFETY: `sa` is an initialised sockaddr_in of `sa_len` bytes that outlives the call.
+        if unsafe { libc::connect(fd, (&raw const sa).cast(), sa_len) } != 0 {
+            let e = errno_msg(&format!("connect {addr}"));
+            close(fd)?;
+            return Err(e);
+        }
+        // Wait for the server's close: each iteration is one whole accepted connection, and a fast
+        // client cannot overflow the accept queue (a dropped SYN costs a 1 s retransmit).
+        let mut b = [0u8; 1];
+        // SAFETY: `b` is writable for 1 byte; `fd` is open.
+        black_box(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) });
+        // SAFETY: `linger` is an initialised struct linger of `linger_len` bytes.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&raw const linger).cast(),
+                linger_len,
+            )
+        };
+        close(fd)?;
+    }
+    Ok(start.elapsed())
+}
+
+/// Connects to the transfer port (the connect port + 1) and reads TRANSFER_BYTES the server sends.
+fn loop_transfer(addr: &std::net::SocketAddrV4, n: u64) -> Result<Duration, String> {
+    use std::io::Read as _;
+    let to = std::net::SocketAddrV4::new(*addr.ip(), addr.port() + 1);
+    let mut buf = vec![0u8; 256 << 10];
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut s = std::net::TcpStream::connect(to).map_err(|e| format!("connect {to}: {e}"))?;
+        let mut got = 0usize;
+        while got < TRANSFER_BYTES {
+            match s.read(&mut buf) {
+                Ok(0) => return Err(format!("transfer ended after {got} bytes")),
+                Ok(k) => got += k,
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        black_box(&buf);
+    }
+    Ok(start.elapsed())
+}
+
+/// The driver's servers on the host's loopback: port P accepts and closes, port P+1 sends
+/// TRANSFER_BYTES to each connection. Returns P.
+fn start_servers() -> Result<u16, String> {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+    // Two consecutive free ports.
+    for _ in 0..50 {
+        let a = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+        let p = a.local_addr().map_err(|e| e.to_string())?.port();
+        let Some(next) = p.checked_add(1) else {
+            continue;
+        };
+        let Ok(b) = TcpListener::bind(("127.0.0.1", next)) else {
+            continue;
+        };
+        std::thread::spawn(move || {
+            for c in a.incoming() {
+                drop(c);
+            }
+        });
+        std::thread::spawn(move || {
+            let chunk = vec![b'x'; 1 << 20];
+            for c in b.incoming().flatten() {
+                let chunk = chunk.clone();
+                std::thread::spawn(move || {
+                    let mut c = c;
+                    for _ in 0..(TRANSFER_BYTES >> 20) {
+                        if c.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        return Ok(p);
+    }
+    Err("no two consecutive free loopback ports".into())
 }
 
 fn loop_getpid(n: u64) -> Duration {
@@ -364,13 +519,26 @@ fn base_command(program: &Path, cwd: &Path) -> Command {
 enum Mode {
     Native,
     Sentry,
+    /// The sentry with a glob deny rule that matches nothing: the view is then not exact, so no open is continued
+    /// natively and every file open is served by the gofer (and every stat by the sentry).
+    Gofer,
 }
+
+/// The deny rule that puts the sentry in `Mode::Gofer`.
+const GOFER_DENY: &str = "**/.capvisor-bench-matches-nothing";
+/// Files in the tree `tar -cf /dev/null` walks.
+const TAR_FILES: usize = 10_000;
+const TAR_DIR: &str = "bench-tree";
+const GOFER_OPEN_CLOSE_MAX_RATIO: f64 = 6.0;
+const GOFER_STAT_MAX_RATIO: f64 = 4.0;
+const TAR_MAX_RATIO: f64 = 2.0;
 
 impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Native => "native",
             Mode::Sentry => "sentry",
+            Mode::Gofer => "sentry (gofer)",
         }
     }
 }
@@ -378,6 +546,8 @@ impl Mode {
 struct Driver {
     sentry: PathBuf,
     work: PathBuf,
+    /// The driver's loopback servers (see `start_servers`).
+    net_port: u16,
 }
 
 impl Driver {
@@ -395,14 +565,40 @@ impl Driver {
                 c.args(["exec", "--"]).args(argv);
                 c
             }
+            Mode::Gofer => {
+                let mut c = base_command(&self.sentry, &self.work);
+                c.args(["exec", "--deny", GOFER_DENY, "--"]).args(argv);
+                c
+            }
         }
     }
 
     /// One probe run; the ns/op it printed.
     fn probe(&self, mode: Mode, probe: Probe, n: u64) -> Result<f64, String> {
         let n = n.to_string();
-        let out = self
-            .command(mode, &["./bench", "probe", probe.name(), &n])
+        let mut c = if probe.is_net() {
+            // Natively the host's loopback; in the sandbox host.loopback (the reserved address the
+            // sandbox's resolver gives that name), mediated by the sentry.
+            let p = self.net_port;
+            match mode {
+                Mode::Native => {
+                    let mut c = self.command(mode, &["./bench", "probe", probe.name(), &n]);
+                    c.env(ADDR_ENV, format!("127.0.0.1:{p}"));
+                    c
+                }
+                Mode::Sentry | Mode::Gofer => {
+                    let mut c = base_command(&self.sentry, &self.work);
+                    c.args(["exec", "--net", "sandbox"])
+                        .arg(format!("--allow-net=host.loopback:{p}-{}", p + 1))
+                        .arg(format!("--env={ADDR_ENV}=240.0.0.1:{p}"))
+                        .args(["--", "./bench", "probe", probe.name(), &n]);
+                    c
+                }
+            }
+        } else {
+            self.command(mode, &["./bench", "probe", probe.name(), &n])
+        };
+        let out = c
             .output()
             .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -424,6 +620,26 @@ impl Driver {
                 one_line(&stdout)
             )
         })
+    }
+
+    /// Wall time of one `tar -cf /dev/null` of the 10,000-file tree.
+    fn tar(&self, mode: Mode) -> Result<f64, String> {
+        let mut c = self.command(mode, &["/bin/tar", "-cf", "/dev/null", TAR_DIR]);
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = c
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "{} tar exited with {}: {}",
+                mode.name(),
+                out.status,
+                one_line(&String::from_utf8_lossy(&out.stderr))
+            ));
+        }
+        Ok(took.as_secs_f64() * 1e9)
     }
 
     /// Wall time of one start-to-exit of `/bin/true`.
@@ -587,6 +803,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
     let d = Driver {
         sentry: cfg.sentry.clone(),
         work: ws.0.clone(),
+        net_port: start_servers()?,
     };
 
     eprintln!(
@@ -617,7 +834,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 let r = d.probe(mode, probe, n);
                 match mode {
                     Mode::Native => native.push(r),
-                    Mode::Sentry => sentry.push(r),
+                    Mode::Sentry | Mode::Gofer => sentry.push(r),
                 }
             }
             // A probe that fails once will fail again: do not spend the rounds on it.
@@ -626,6 +843,52 @@ fn run_main(args: &[&str]) -> Result<(), String> {
             }
         }
         rows.push(Row::new(probe.name(), n, &native, &sentry));
+    }
+
+    // The same probes with every open served by the gofer (a policy whose view is not exact).
+    for (probe, name) in [
+        (Probe::OpenClose, "open_close/gofer"),
+        (Probe::Stat, "stat/mediated"),
+        (Probe::Read100, "read_100/gofer"),
+    ] {
+        let n = probe.iterations(cfg.quick);
+        let mut native = Vec::new();
+        let mut gofer = Vec::new();
+        for round in 0..rounds {
+            progress(&format!("{name:<16} round {}/{rounds}", round + 1));
+            let order = if round % 2 == 0 {
+                [Mode::Native, Mode::Gofer]
+            } else {
+                [Mode::Gofer, Mode::Native]
+            };
+            for mode in order {
+                let r = d.probe(mode, probe, n);
+                if mode == Mode::Native {
+                    native.push(r);
+                } else {
+                    gofer.push(r);
+                }
+            }
+        }
+        rows.push(Row::new(name, n, &native, &gofer));
+    }
+    // tar -cf /dev/null of a 10,000-file tree: default policy, and every open through the gofer.
+    setup_tree(&ws.0.join(TAR_DIR))?;
+    for (mode, name) in [(Mode::Sentry, "tar_10k"), (Mode::Gofer, "tar_10k/gofer")] {
+        let mut native = Vec::new();
+        let mut sandboxed = Vec::new();
+        let _ = d.tar(Mode::Native);
+        for round in 0..rounds {
+            progress(&format!("{name:<16} round {}/{rounds}", round + 1));
+            if round % 2 == 0 {
+                native.push(d.tar(Mode::Native));
+                sandboxed.push(d.tar(mode));
+            } else {
+                sandboxed.push(d.tar(mode));
+                native.push(d.tar(Mode::Native));
+            }
+        }
+        rows.push(Row::new(name, 1, &native, &sandboxed));
     }
 
     // Start-up: warm the page cache, then alternate.
@@ -647,7 +910,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
             let r = d.startup(mode).map(|t| t.as_secs_f64() * 1e9);
             match mode {
                 Mode::Native => native.push(r),
-                Mode::Sentry => sentry.push(r),
+                Mode::Sentry | Mode::Gofer => sentry.push(r),
             }
         }
     }
@@ -712,6 +975,11 @@ fn checks(rows: &[Row], startup: &Row) -> Vec<Check> {
     vec![
         ratio_check("getpid", "getpid", GETPID_MAX_RATIO),
         ratio_check("open+close", "open_close", OPEN_CLOSE_MAX_RATIO),
+        ratio_check("gofer open", "open_close/gofer", GOFER_OPEN_CLOSE_MAX_RATIO),
+        ratio_check("gofer stat", "stat/mediated", GOFER_STAT_MAX_RATIO),
+        ratio_check("tar 10k", "tar_10k/gofer", TAR_MAX_RATIO),
+        ratio_check("tcp connect", "tcp_connect", TCP_CONNECT_MAX_RATIO),
+        ratio_check("100MiB xfer", "transfer_100m", TRANSFER_MAX_RATIO),
         Check {
             name: "startup",
             target: format!("median < {} ms", STARTUP_MAX.as_millis()),
@@ -762,7 +1030,8 @@ fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize, load: &s
     line(&mut s, startup);
     let _ = writeln!(
         s,
-        "(medians of {rounds} alternating rounds per probe, read_100 per 100 files; \
+        "(medians of {rounds} alternating rounds per probe, read_100 per 100 files; tcp_connect and transfer_100m: \
+         native at 127.0.0.1, sentry through host.loopback with --net sandbox (a mediated connection);\n \
          startup = wall time of `/bin/true` vs `sentry exec -- /bin/true`, median of {} runs each;\n \
          spread = slowest/fastest sandboxed sample; load average at start: {})",
         startup.iterations,

@@ -36,6 +36,8 @@ pub enum Cmp {
     Eq32(u32),
     /// The low 32 bits differ from the value.
     Ne32(u32),
+    /// The low 32 bits, masked, equal the value (a socket type without its SOCK_NONBLOCK/SOCK_CLOEXEC bits).
+    Masked32 { mask: u32, value: u32 },
 }
 
 /// A condition on argument `arg` (0..6).
@@ -119,6 +121,11 @@ fn condition(c: Cond) -> Result<SeccompCondition, BpfError> {
         Cmp::AnyBit(mask) => (SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(mask), 0),
         Cmp::Eq32(v) => (SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, u64::from(v)),
         Cmp::Ne32(v) => (SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, u64::from(v)),
+        Cmp::Masked32 { mask, value } => (
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(u64::from(mask)),
+            u64::from(value),
+        ),
     };
     Ok(SeccompCondition::new(c.arg, len, op, value)?)
 }

@@ -125,6 +125,24 @@ impl Notifier {
         sys::notif_addfd(self.fd.as_fd(), id, fd, 0, 0, newfd_flags)
     }
 
+    /// Installs `fd` in the task at exactly the number `at`, replacing what was there (ADDFD with SETFD, without
+    /// SEND): the caller answers the syscall afterwards with its own result (a connect's 0 or EINPROGRESS).
+    pub fn add_fd_at(
+        &self,
+        id: u64,
+        fd: BorrowedFd<'_>,
+        at: u32,
+        cloexec: bool,
+    ) -> Result<(), Errno> {
+        let newfd_flags = if cloexec {
+            u32::try_from(libc::O_CLOEXEC).map_err(|_| Errno::EINVAL)?
+        } else {
+            0
+        };
+        let flags = u32::try_from(libc::SECCOMP_ADDFD_FLAG_SETFD).map_err(|_| Errno::EINVAL)?;
+        sys::notif_addfd(self.fd.as_fd(), id, fd, flags, at, newfd_flags).map(drop)
+    }
+
     /// Is the task still waiting on `id`? Call after reading its memory and before acting on what was read.
     pub fn id_valid(&self, id: u64) -> bool {
         sys::notif_id_valid(self.fd.as_fd(), id).is_ok()

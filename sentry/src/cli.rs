@@ -71,7 +71,7 @@ struct AnswerArgs {
 #[derive(Subcommand, Debug)]
 enum PolicyCmd {
     /// Print the effective grants, the holes in them, and what is provably excluded.
-    Explain(PolicyArgs),
+    Explain(Box<PolicyArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -103,6 +103,14 @@ struct PolicyArgs {
     /// Put the contents of FILE into the agent's environment as NAME (redacted from the audit log and --strace).
     #[arg(long, value_name = "NAME=@FILE")]
     secret: Vec<String>,
+    /// Network mode: none (only the sandbox's own loopback; the default), sandbox (egress mediated by the sentry,
+    /// by the allow rules) or host (the host's network namespace, every connect decided by the allow rules).
+    #[arg(long, value_name = "MODE")]
+    net: Option<String>,
+    /// Allow egress to [tcp://|udp://]HOST:PORT (HOST: a name, *.domain, an address, a CIDR, or host.loopback;
+    /// PORT: a number, LO-HI or *). Repeatable.
+    #[arg(long = "allow-net", value_name = "RULE")]
+    allow_net: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +273,8 @@ fn build_policy(a: &PolicyArgs, anchors: &Anchors) -> Result<Policy, i32> {
         on_deny: a.on_deny.clone(),
         approval_timeout: a.approval_timeout.clone(),
         secret: a.secret.clone(),
+        net: a.net.clone(),
+        allow_net: a.allow_net.clone(),
     })
     .map_err(err)?;
     Ok(b.build())
@@ -652,11 +662,14 @@ pub fn explain(p: &Policy) -> String {
     }
     s.push_str("\nProvably excluded:\n");
     s.push_str("  - every host path not listed above: not present in the sandbox's mount view, and refused (ENOENT) by the sentry\n");
-    s.push_str("  - the network: the sandbox has its own network namespace with only loopback\n");
+    s.push_str("  - host file access beyond the grants: every file opened and every change made for the agent is performed by a\n    separate gofer process whose mount namespace holds only the grants above (read-only ones mounted read-only),\n    with no capabilities, no network and a seccomp allowlist\n");
+    let (net_excluded, net_rules) = explain_network(&p.net);
+    s.push_str(&net_excluded);
     s.push_str("  - devices other than the ones above; creating device nodes (mknod: EPERM)\n");
     s.push_str("  - host processes: a separate pid namespace; ptrace, process_vm_writev, pidfd_getfd refused\n");
     s.push_str("  - privilege: no capabilities, no_new_privs, no setuid binaries (nosuid), no new namespaces, no mounts\n");
     s.push_str("  - kernel attack surface: bpf, io_uring, userfaultfd, perf_event_open, keyctl, modules, kexec refused\n");
+    s.push_str(&net_rules);
     s.push_str("\nEnvironment passed in: ");
     s.push_str(&p.env_pass.join(" "));
     s.push('\n');
@@ -714,6 +727,35 @@ fn explain_controls(p: &Policy) -> String {
     }
     s.push('\n');
     s
+}
+
+/// (what the network mode excludes, the allow rules section).
+fn explain_network(n: &crate::policy::net_rules::NetPolicy) -> (String, String) {
+    use crate::policy::net_rules::Mode;
+    let mut s = match n.mode {
+        Mode::None => "  - the network: the sandbox has its own network namespace with only loopback (--net none)\n".to_string(),
+        Mode::Sandbox => "  - the network, except the allow rules below: the sandbox has its own namespace with only loopback; \
+                          the sentry makes each allowed connection from the host's namespace, and its resolver answers \
+                          only allowed names (--net sandbox)\n".to_string(),
+        Mode::Host => "  - every destination not allowed below: the sandbox shares the host's network namespace, and the \
+                       sentry decides and makes every connect and send (--net host)\n".to_string(),
+    };
+    s.push_str("  - link-local addresses, the cloud metadata endpoints and the host's loopback, unless a rule names them\n");
+    let mut r = String::new();
+    let s2 = &mut r;
+    if n.mode != Mode::None || !n.unix.is_empty() {
+        s2.push_str("\nNetwork allow rules:\n");
+        if n.rules.is_empty() && n.unix.is_empty() {
+            s2.push_str("  (none)\n");
+        }
+        for rule in &n.rules {
+            s2.push_str(&format!("  {}\n", rule.text));
+        }
+        for u in &n.unix {
+            s2.push_str(&format!("  unix:{}\n", u.display()));
+        }
+    }
+    (s, r)
 }
 
 trait ErrnoShort {

@@ -8,7 +8,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use platform_seccomp::{Notification, Notifier, TaskMem};
@@ -37,6 +37,15 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
     fn next_trap(&self) -> Result<Option<Trap>, Errno>;
     /// Answers a trap. Returns what the task sees as the syscall's result (for the audit record).
     fn answer(&self, trap: &Trap, answer: Answer) -> Result<i64, Errno>;
+    /// Installs `fd` in the trapped task at exactly the number `at`, replacing the file there, before the trap is
+    /// answered (the network's mediated connect puts its host-side socket in place of the agent's).
+    fn install_at(
+        &self,
+        trap: &Trap,
+        fd: BorrowedFd<'_>,
+        at: i32,
+        cloexec: bool,
+    ) -> Result<(), Errno>;
     /// Is the task still waiting on this trap? Checked after reading its memory, before acting on it.
     fn still_valid(&self, trap: &Trap) -> bool;
     /// The trapped task's memory.
@@ -115,6 +124,17 @@ impl Platform for Seccomp {
                 Err(e) => Err(e),
             },
         }
+    }
+
+    fn install_at(
+        &self,
+        trap: &Trap,
+        fd: BorrowedFd<'_>,
+        at: i32,
+        cloexec: bool,
+    ) -> Result<(), Errno> {
+        let at = u32::try_from(at).map_err(|_| Errno::EBADF)?;
+        self.n.add_fd_at(trap.id, fd, at, cloexec)
     }
 
     fn still_valid(&self, trap: &Trap) -> bool {

@@ -94,6 +94,8 @@ pub static CASES: &[Case] = &[
     Case::sandbox("denied.unshare_newuser", &["unshare"], unshare_newuser),
     Case::sandbox("denied.unshare_newns", &["unshare"], unshare_newns),
     Case::sandbox("denied.unshare_newnet", &["unshare"], unshare_newnet),
+    Case::sandbox("denied.socket_packet", &["socket"], socket_packet),
+    Case::sandbox("denied.socket_raw", &["socket"], socket_raw),
     Case::sandbox("denied.ioctl_tiocsti", &["ioctl"], ioctl_tiocsti),
     Case::sandbox("denied.ioctl_tioclinux", &["ioctl"], ioctl_tioclinux),
     Case::sandbox(
@@ -116,6 +118,23 @@ fn clone_ns(c: &mut Ctx, flag: i32) -> Outcome {
     if let Ok(pid) = r {
         sys::reap(pid);
     }
+    c.ret("ret", r).ok();
+    Ok(())
+}
+
+fn socket_packet(c: &mut Ctx) -> Outcome {
+    let r = sc!(libc::SYS_socket, libc::AF_PACKET, libc::SOCK_RAW, 0);
+    c.ret("ret", r).ok();
+    Ok(())
+}
+
+fn socket_raw(c: &mut Ctx) -> Outcome {
+    let r = sc!(
+        libc::SYS_socket,
+        libc::AF_INET,
+        libc::SOCK_RAW,
+        libc::IPPROTO_ICMP
+    );
     c.ret("ret", r).ok();
     Ok(())
 }

@@ -31,6 +31,22 @@ pub struct Args {
     pub flags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
+    /// A network destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetArgs>,
+}
+
+/// A network destination as recorded: the address the program asked for, the name the sandbox's resolver gave for
+/// it, the protocol, and where the sentry actually connected (`via`, for host.loopback).
+#[derive(Debug, Default, Serialize)]
+pub struct NetArgs {
+    pub proto: &'static str,
+    pub addr: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// One audit record: one mediated syscall.
@@ -81,6 +97,8 @@ pub struct Audit {
     secrets: Vec<String>,
     /// The log file's path (a delegated child sandbox appends to the same log).
     pub log_path: Option<std::path::PathBuf>,
+    /// Network destinations decided: (allowed, denied) counts.
+    dests: Mutex<BTreeMap<String, (u64, u64)>>,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -119,6 +137,7 @@ impl Audit {
             first_denial: Mutex::new(None),
             secrets: Vec::new(),
             log_path: file_path,
+            dests: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -135,6 +154,7 @@ impl Audit {
             first_denial: Mutex::new(None),
             secrets: self.secrets.clone(),
             log_path: self.log_path.clone(),
+            dests: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -194,6 +214,21 @@ impl Audit {
                 c.errors += 1;
             } else {
                 c.allowed += 1;
+            }
+        }
+    }
+
+    /// Counts a decided network destination for the summary.
+    pub fn count_dest(&self, dest: &str, allowed: bool) {
+        if !self.summary {
+            return;
+        }
+        if let Ok(mut m) = self.dests.lock() {
+            let c = m.entry(dest.to_string()).or_default();
+            if allowed {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
             }
         }
     }
@@ -293,6 +328,22 @@ impl Audit {
             e += c.errors;
         }
         out.push_str(&format!("  {:<20} {:>9} {:>9} {:>9}", "total", a, d, e));
+        if let Ok(dests) = self.dests.lock() {
+            for (title, pick) in [("contacted", 0usize), ("denied", 1usize)] {
+                let list: Vec<_> = dests
+                    .iter()
+                    .filter(|(_, c)| if pick == 0 { c.0 > 0 } else { c.1 > 0 })
+                    .collect();
+                if list.is_empty() {
+                    continue;
+                }
+                out.push_str(&format!("\nsentry: network destinations {title}"));
+                for (d, c) in list {
+                    let n = if pick == 0 { c.0 } else { c.1 };
+                    out.push_str(&format!("\n  {d:<50} {n:>6}"));
+                }
+            }
+        }
         Some(out)
     }
 }
@@ -317,6 +368,14 @@ fn render_strace(ev: &Event<'_>) -> String {
     }
     if let Some(m) = ev.args.mode {
         args.push(format!("{m:#o}"));
+    }
+    if let Some(n) = &ev.args.net {
+        let name = n
+            .name
+            .as_deref()
+            .map(|x| format!(" ({x})"))
+            .unwrap_or_default();
+        args.push(format!("{} {}:{}{name}", n.proto, n.addr, n.port));
     }
     let result = match (ev.errno, ev.ret, ev.continued) {
         (Some(e), _, _) => format!("-1 {e}"),

@@ -42,6 +42,18 @@ pub enum LoadError {
     BadSize { origin: String, value: String },
     #[error("policy {origin}: path {path:?} must be absolute, or start with . or ~")]
     BadPath { origin: String, path: String },
+    #[error("policy {origin}{}: {source}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNetRule {
+        origin: String,
+        line: Option<usize>,
+        source: super::net_rules::RuleError,
+    },
+    #[error("policy {origin}{}: {msg}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadNet {
+        origin: String,
+        line: Option<usize>,
+        msg: String,
+    },
 }
 
 /// The file format. Unknown keys are errors.
@@ -61,6 +73,25 @@ pub struct PolicyFile {
     /// Secrets: NAME = "@FILE", put into the agent's environment only.
     #[serde(default)]
     pub secrets: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub network: NetSection,
+    /// The text parsed, for line numbers of values checked after parsing (network rules).
+    #[serde(skip)]
+    text: String,
+}
+
+/// `[network]`: the mode and the egress allow rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// "none" (default), "sandbox" or "host".
+    pub mode: Option<toml::Spanned<String>>,
+    /// Allow rules: `[tcp://|udp://]HOST:PORT`.
+    #[serde(default)]
+    pub allow: Vec<toml::Spanned<String>>,
+    /// The upstream the sandbox's resolver forwards allowed names to, `IP:PORT` (default: the host's first
+    /// nameserver in /etc/resolv.conf).
+    pub dns_upstream: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,14 +159,20 @@ pub struct Overrides {
     pub approval_timeout: Option<String>,
     /// `--secret NAME=@FILE`.
     pub secret: Vec<String>,
+    /// `--net MODE`.
+    pub net: Option<String>,
+    /// `--allow-net RULE`.
+    pub allow_net: Vec<String>,
 }
 
 impl PolicyFile {
     pub fn parse(text: &str, origin: &str) -> Result<Self, LoadError> {
-        toml::from_str(text).map_err(|e| LoadError::Parse {
+        let mut f: Self = toml::from_str(text).map_err(|e| LoadError::Parse {
             path: origin.to_string(),
             msg: describe_toml_error(text, &e),
-        })
+        })?;
+        f.text = text.to_string();
+        Ok(f)
     }
 
     pub fn load(path: &Path) -> Result<Self, LoadError> {
@@ -158,17 +195,22 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             // A bad value: name the key it belongs to (`memory = "lots"` → memory).
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let lhs = before[line_start..].trim_end();
-            let owner = lhs
-                .strip_suffix('=')
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 60 && !k.contains(['{', '[', ',']))
-                .map(|k| format!(", key `{k}`"))
-                .unwrap_or_default();
             let key = text.get(span.clone()).unwrap_or("").trim();
+            if let Some(k) = lhs.strip_suffix('=') {
+                let k = k.trim();
+                if !k.is_empty() && k.len() <= 60 {
+                    // The value too, when it is short: an inline table's bad field is only named there.
+                    return if !key.is_empty() && key.len() <= 80 && key.contains(['{', '[']) {
+                        format!("line {line}, column {col}, key `{k}` at `{key}`: {msg}")
+                    } else {
+                        format!("line {line}, column {col}, key `{k}`: {msg}")
+                    };
+                }
+            }
             if key.is_empty() || key.len() > 60 {
-                format!("line {line}, column {col}{owner}: {msg}")
+                format!("line {line}, column {col}: {msg}")
             } else {
-                format!("line {line}, column {col}{owner}, at `{key}`: {msg}")
+                format!("line {line}, column {col}, at `{key}`: {msg}")
             }
         }
         None => msg,
@@ -292,6 +334,7 @@ pub struct Builder {
     env_pass: Vec<String>,
     env_set: Vec<(String, String)>,
     controls: super::limits::Controls,
+    net: super::net_rules::NetPolicy,
 }
 
 impl Builder {
@@ -304,6 +347,7 @@ impl Builder {
             env_pass: vec![],
             env_set: vec![],
             controls: Default::default(),
+            net: Default::default(),
         }
     }
 
@@ -384,7 +428,7 @@ impl Builder {
         for (name, source) in &f.secrets {
             self.secret(name, source, origin)?;
         }
-        Ok(())
+        self.add_network(f, origin)
     }
 
     /// A secret NAME from `@FILE` (the value is read when the sandbox starts, never by `policy explain`).
@@ -411,6 +455,50 @@ impl Builder {
         self.controls
             .secrets
             .push((name.to_string(), path.to_string_lossy().into_owned()));
+        Ok(())
+    }
+
+    fn add_network(&mut self, f: &PolicyFile, origin: &str) -> Result<(), LoadError> {
+        use super::net_rules::{Mode, Rule};
+        let line = |span: std::ops::Range<usize>| {
+            Some(
+                f.text
+                    .get(..span.start)
+                    .map_or(0, |b| b.matches('\n').count())
+                    + 1,
+            )
+        };
+        let n = &f.network;
+        if let Some(m) = &n.mode {
+            self.net.mode = Mode::parse(m.get_ref()).ok_or_else(|| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(m.span()),
+                msg: format!(
+                    "network mode {:?}: use \"none\", \"sandbox\" or \"host\"",
+                    m.get_ref()
+                ),
+            })?;
+        }
+        for r in &n.allow {
+            if let Some(path) = r.get_ref().strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, origin)?, false);
+                self.net.unix.push(p);
+                continue;
+            }
+            let rule = Rule::parse(r.get_ref()).map_err(|source| LoadError::BadNetRule {
+                origin: origin.into(),
+                line: line(r.span()),
+                source,
+            })?;
+            self.net.rules.push(rule);
+        }
+        if let Some(u) = &n.dns_upstream {
+            self.net.dns_upstream = Some(u.get_ref().parse().map_err(|_| LoadError::BadNet {
+                origin: origin.into(),
+                line: line(u.span()),
+                msg: format!("dns_upstream {:?}: use IP:PORT", u.get_ref()),
+            })?);
+        }
         Ok(())
     }
 
@@ -516,6 +604,27 @@ impl Builder {
             })?;
             self.secret(name, source, "--secret")?;
         }
+        if let Some(m) = &o.net {
+            self.net.mode = super::net_rules::Mode::parse(m).ok_or_else(|| LoadError::BadNet {
+                origin: "--net".into(),
+                line: None,
+                msg: format!("{m:?}: use none, sandbox or host"),
+            })?;
+        }
+        for r in &o.allow_net {
+            if let Some(path) = r.strip_prefix("unix:") {
+                let p = canonical_prefix(&expand(path, &self.anchors, "--allow-net")?, false);
+                self.net.unix.push(p);
+                continue;
+            }
+            let rule =
+                super::net_rules::Rule::parse(r).map_err(|source| LoadError::BadNetRule {
+                    origin: "--allow-net".into(),
+                    line: None,
+                    source,
+                })?;
+            self.net.rules.push(rule);
+        }
         Ok(())
     }
 
@@ -530,6 +639,8 @@ impl Builder {
             ptys: false,
             deny_set: Default::default(),
             controls: self.controls,
+            net: self.net,
+            resolved: Default::default(),
         }
     }
 }
@@ -607,6 +718,35 @@ mod tests {
             expand("/a/./b/../c", &anchors(), "t").expect("ok"),
             PathBuf::from("/a/c")
         );
+    }
+
+    #[test]
+    fn network_bad_rule_names_rule_file_and_line() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\n  \"example.com:443\",\n  \"example.com:http\",\n]\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        let e = b.add_file(&f, "p.toml", true).expect_err("bad rule");
+        let s = e.to_string();
+        assert!(s.contains("p.toml, line 5"), "{s}");
+        assert!(s.contains("example.com:http"), "{s}");
+    }
+
+    #[test]
+    fn network_section_builds_rules_and_mode() {
+        let f = PolicyFile::parse(
+            "[network]\nmode = \"sandbox\"\nallow = [\"*.example.com:443\"]\ndns_upstream = \"127.0.0.1:5353\"\n",
+            "p.toml",
+        )
+        .expect("parses");
+        let mut b = Builder::new(anchors());
+        b.add_file(&f, "p.toml", true).expect("builds");
+        let p = b.build();
+        assert_eq!(p.net.mode, super::super::net_rules::Mode::Sandbox);
+        assert_eq!(p.net.rules.len(), 1);
+        assert!(p.net.dns_upstream.is_some());
     }
 
     #[test]

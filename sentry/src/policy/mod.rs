@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod limits;
 pub mod load;
+pub mod net_rules;
 mod proc_rules;
 
 use std::cell::RefCell;
@@ -99,6 +100,9 @@ pub struct Decided {
     pub access: Access,
     pub path: String,
     pub rule: String,
+    /// A network destination (the path is the destination): counted in the summary's destinations.
+    #[serde(skip)]
+    pub net: bool,
 }
 
 /// Who is asking: one trapped syscall of one task.
@@ -136,6 +140,10 @@ pub struct Policy {
     pub deny_set: std::sync::OnceLock<(globset::GlobSet, Vec<usize>)>,
     /// Budgets, approval mode, secret names (`policy::limits`).
     pub controls: limits::Controls,
+    /// Network mode and egress rules.
+    pub net: net_rules::NetPolicy,
+    /// Names the sandbox's resolver handed out, by address: what `*.domain` rules are matched against.
+    pub resolved: std::sync::Arc<net_rules::Resolved>,
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
@@ -199,6 +207,7 @@ impl Policy {
             access,
             path: path.to_string_lossy().into_owned(),
             rule,
+            net: false,
         });
         result.map(|()| Granted { access })
     }
@@ -217,16 +226,48 @@ impl Policy {
         })
     }
 
+    /// The one decision for a network destination (connect, sendto, sendmsg, bind): the names the sandbox's resolver
+    /// gave for the address are added, the rules decide, and the decision is recorded like a path decision. A denial
+    /// is `errno` (ECONNREFUSED for connect, EACCES for sends and binds; see the README).
+    pub fn check_net(
+        &self,
+        who: &Subject,
+        mut dest: net_rules::Dest,
+        errno: Errno,
+    ) -> Result<(net_rules::Route, net_rules::Dest), Errno> {
+        dest.ip = net_rules::canonical(dest.ip);
+        dest.names = self.resolved.names_of(dest.ip);
+        let (route, rule) = self.net.decide(&dest);
+        who.decisions.borrow_mut().push(Decided {
+            allow: route.is_some(),
+            access: Access::Connect,
+            path: dest.to_string(),
+            rule,
+            net: true,
+        });
+        route.map(|r| (r, dest)).ok_or(errno)
+    }
+
+    /// Records a refusal of a socket operation that has no destination to decide on (a privileged port bind, an
+    /// abstract unix name in host mode), so it is audited like every other denial.
+    pub fn refuse_net(&self, who: &Subject, what: String, rule: &str, errno: Errno) -> Errno {
+        who.decisions.borrow_mut().push(Decided {
+            allow: false,
+            access: Access::Connect,
+            path: what,
+            rule: rule.into(),
+            net: true,
+        });
+        errno
+    }
+
     /// Pure decision: (result, the rule that decided).
     pub fn decide(&self, access: Access, path: &Path) -> (Result<(), Errno>, String) {
-        if access == Access::Connect {
-            // A unix socket by path reaches whatever process listens there, possibly on the host (a docker or
-            // containerd socket inside a grant). Until the network issue maps them to grants, none is reachable.
-            return (
-                Err(Errno::EACCES),
-                "unix sockets by path are not reachable from the sandbox".into(),
-            );
-        }
+        // A unix socket by path reaches whatever process listens there, possibly on the host (a docker or containerd
+        // socket). It follows the file grants: outside them it does not exist (ENOENT); in the private /tmp it is the
+        // sandbox's own; inside a grant it is reachable only when an `--allow-net unix:PATH` rule names it (or a
+        // directory above it), so a host daemon's socket (an ssh-agent's) is passed deliberately, never by accident
+        // of a broad grant.
         if let Some(d) = proc_rules::decide(access, path) {
             return d;
         }
@@ -290,7 +331,15 @@ impl Policy {
             Access::Read => g.read,
             Access::Write => g.write,
             Access::Exec => g.exec,
-            Access::Connect => false,
+            Access::Connect => {
+                return match self.net.unix.iter().find(|u| path.starts_with(u)) {
+                    Some(u) => (Ok(()), format!("allow unix:{}", u.display())),
+                    None => (
+                        Err(Errno::EACCES),
+                        format!("{rule}: a unix socket needs an --allow-net unix:PATH rule"),
+                    ),
+                };
+            }
         };
         if ok {
             (Ok(()), rule)
@@ -502,6 +551,8 @@ mod tests {
             ptys: false,
             deny_set: Default::default(),
             controls: Default::default(),
+            net: Default::default(),
+            resolved: Default::default(),
         }
     }
 

@@ -41,6 +41,12 @@ pub struct Plan {
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
     /// Budgets the kernel enforces per process: (resource, soft, hard), set on the agent before exec.
     pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
+    /// The sandbox has its own network namespace (every mode but `--net host`): bring its loopback up.
+    pub own_netns: bool,
+    /// Bind the sandbox resolver's socket (`--net sandbox`) and hand it to the sentry.
+    pub resolver: bool,
+    /// Files whose content the view replaces (read-only): /etc/resolv.conf in `--net sandbox`.
+    pub overlays: Vec<(PathBuf, Vec<u8>)>,
 }
 
 const BASE: &str = "/tmp";
@@ -367,6 +373,42 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         }
     }
 
+    // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the
+    // view, such as a symlink out of it, is left alone).
+    for (path, content) in &plan.overlays {
+        let target = under_base(path);
+        if !std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let fs = ctx(
+            sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")]),
+            || "overlay tmpfs".into(),
+        )?;
+        let f = ctx(
+            nix::fcntl::openat(
+                Some(fs.as_raw_fd()),
+                c"f",
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            ),
+            || "overlay file".into(),
+        )?;
+        let f = ctx(sys::own_fd(f), || "overlay file".into())?;
+        ctx(nix::unistd::write(&f, content), || "overlay write".into())?;
+        drop(f);
+        let tree = ctx(sys::clone_tree(fs.as_fd(), c"f"), || "overlay clone".into())?;
+        ctx(
+            sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
+            || "overlay ro".into(),
+        )?;
+        ctx(
+            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
+            || format!("overlay {}", path.display()),
+        )?;
+    }
+
     // /proc of the sandbox's pid namespace.
     mkdir_p(Path::new("/tmp/proc"))?;
     let proc_fs = ctx(sys::new_fs(c"proc", &[]), || "procfs".into())?;
@@ -417,8 +459,23 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         let _ = proto::send(ctl.as_fd(), &Msg::Error(msg), None);
         sys::exit_now(125)
     };
-    if let Err(e) = sys::loopback_up() {
-        fail(format!("bring up loopback: {}", e.desc()));
+    if plan.own_netns {
+        if let Err(e) = sys::loopback_up() {
+            fail(format!("bring up loopback: {}", e.desc()));
+        }
+    }
+    if plan.resolver {
+        // Bound here, in the sandbox's namespace with the capabilities to take port 53; served by the sentry.
+        let addr = std::net::SocketAddr::from((crate::net::dns::RESOLVER_ADDR, 53));
+        match std::net::UdpSocket::bind(addr) {
+            Ok(s) => {
+                let fd = OwnedFd::from(s);
+                if proto::send(ctl.as_fd(), &Msg::Resolver, Some(fd.as_fd())).is_err() {
+                    sys::exit_now(125);
+                }
+            }
+            Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
+        }
     }
     let tmp = match build_view(&plan) {
         Ok(t) => t,
@@ -429,8 +486,13 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
     }
     drop(tmp);
     // The delegation endpoint, bound in the sandbox's network namespace (abstract names are per namespace), handed
-    // to the sentry, which serves it. Without one the sandbox simply cannot delegate.
-    let endpoint = super::delegate::bind_endpoint().ok();
+    // to the sentry, which serves it. Without one the sandbox simply cannot delegate. Never in the host's network
+    // namespace (`--net host`): an abstract name there is reachable by every host process.
+    let endpoint = if plan.own_netns {
+        super::delegate::bind_endpoint().ok()
+    } else {
+        None
+    };
     if proto::send(
         ctl.as_fd(),
         &Msg::Delegate,

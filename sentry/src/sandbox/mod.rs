@@ -30,9 +30,10 @@ use platform_seccomp::bpf::Trap;
 use crate::audit::Audit;
 use crate::kernel::Kernel;
 use crate::platform::Platform;
+use crate::policy::net_rules::Mode;
 use crate::policy::Policy;
 use crate::sys;
-use crate::vfs::{HostMount, Mount, Vfs};
+use crate::vfs::{GoferMount, Mount, Vfs};
 use init::{Bind, Plan};
 use proto::Msg;
 
@@ -94,9 +95,9 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
+fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
     let mut binds = Vec::new();
-    let mut writable: Vec<Box<dyn Mount>> = Vec::new();
+    let mut roots = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(&g.path)
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.path.display())))?;
@@ -113,11 +114,12 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             });
             continue;
         }
-        if g.write {
-            let w = sys::open_abs_nosymlinks(&c, libc::O_PATH)
-                .map_err(host(format!("open {}", g.path.display())))?;
-            writable.push(Box::new(HostMount::new(g.path.clone(), w)));
-        }
+        drop(c);
+        roots.push(gofer::Grant {
+            path: g.path.clone(),
+            writable: g.write,
+            exec: g.exec,
+        });
         binds.push(Bind {
             path: g.path.clone(),
             exec: g.exec,
@@ -153,8 +155,18 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             env: spec.env.clone(),
             filters,
             rlimits: vec![],
+            own_netns: spec.policy.net.mode != Mode::Host,
+            resolver: spec.policy.net.mode == Mode::Sandbox,
+            overlays: if spec.policy.net.mode == Mode::Sandbox {
+                vec![(
+                    PathBuf::from("/etc/resolv.conf"),
+                    crate::net::dns::RESOLV_CONF.as_bytes().to_vec(),
+                )]
+            } else {
+                vec![]
+            },
         },
-        writable,
+        roots,
     ))
 }
 
@@ -195,14 +207,22 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         &spec.policy.controls.cgroup_parents,
     );
     spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
-    // Announce the delegation endpoint (see `delegate`).
-    if let Ok(e) = CString::new(format!("SENTRY_SOCKET={}", delegate::ENDPOINT_SHOWN)) {
-        spec.env
-            .retain(|v| !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
-        spec.env.push(e);
+    // Announce the delegation endpoint (see `delegate`); there is none in the host's network namespace.
+    spec.env
+        .retain(|v| !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
+    if spec.policy.net.mode != Mode::Host {
+        if let Ok(e) = CString::new(format!("SENTRY_SOCKET={}", delegate::ENDPOINT_SHOWN)) {
+            spec.env.push(e);
+        }
     }
-    let (mut plan, writable) = plan(&spec)?;
+    let (mut plan, roots) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
+    // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
+    // a host file of the sandbox's after this.
+    let gofer = Arc::new(
+        gofer::spawn(&roots, |pid| write_id_maps(pid).map_err(|e| e.to_string()))
+            .map_err(SandboxError::Setup)?,
+    );
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,
@@ -212,7 +232,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("socketpair"))?;
 
     // The sentry is single-threaded up to here, which makes the fork in the clone safe.
-    let child = sys::fork_into_namespaces(NS_FLAGS).map_err(|e| match e {
+    let ns_flags = if spec.policy.net.mode == Mode::Host {
+        // `--net host`: the host's network namespace; every connect is decided and performed by the sentry.
+        NS_FLAGS & !libc::CLONE_NEWNET
+    } else {
+        NS_FLAGS
+    };
+    let child = sys::fork_into_namespaces(ns_flags).map_err(|e| match e {
         Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => SandboxError::Setup(format!(
             "cannot create the sandbox's namespaces ({}): user namespaces may be restricted on this host",
             e.desc()
@@ -237,7 +263,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     // Into the sandbox's cgroups before the init starts anything.
     budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
-    let tmp = match proto::recv(ours.as_fd()) {
+    let mut resolver = None;
+    let mut first = proto::recv(ours.as_fd());
+    if let Ok((Msg::Resolver, Some(fd))) = first {
+        resolver = Some(fd);
+        first = proto::recv(ours.as_fd());
+    }
+    let tmp = match first {
         Ok((Msg::Mounted, Some(fd))) => fd,
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok(_) | Err(_) => {
@@ -293,7 +325,18 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
-    let mut mounts = writable;
+    let mut mounts: Vec<Box<dyn Mount>> = roots
+        .iter()
+        .zip(0..)
+        .map(|(g, id)| {
+            Box::new(GoferMount::new(
+                g.path.clone(),
+                id,
+                g.writable,
+                Arc::clone(&gofer),
+            )) as Box<dyn Mount>
+        })
+        .collect();
     let tmp_root = |sub: &str| -> Result<OwnedFd, SandboxError> {
         let c = CString::new(sub).map_err(|_| SandboxError::Setup("path".into()))?;
         sys::openat2(
@@ -305,16 +348,23 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         )
         .map_err(host("private tmpfs"))
     };
-    mounts.push(Box::new(HostMount::new(
-        PathBuf::from("/tmp"),
-        tmp_root("tmp")?,
-    )));
-    mounts.push(Box::new(HostMount::new(
-        PathBuf::from("/dev/shm"),
-        tmp_root("dev/shm")?,
-    )));
+    for (path, sub) in [("/tmp", "tmp"), ("/dev/shm", "dev/shm")] {
+        let dir = tmp_root(sub).map_err(&fail)?;
+        let id = gofer
+            .add_root(dir.as_fd())
+            .map_err(|e| fail(host("hand the private tmpfs to the gofer")(e)))?;
+        mounts.push(Box::new(GoferMount::new(
+            PathBuf::from(path),
+            id,
+            true,
+            Arc::clone(&gofer),
+        )));
+    }
     budget.watch_tmp(tmp.try_clone().ok());
     drop(tmp);
+    gofer
+        .seal()
+        .map_err(|e| fail(host("seal the gofer's roots")(e)))?;
     // The approval controller (and the control socket): after the clone, before any worker can ask.
     let c = &spec.policy.controls;
     if c.approval.mode == crate::policy::limits::OnDeny::Ask || c.control.is_some() {
@@ -336,6 +386,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         "sandbox_start",
         serde_json::json!({
             "platform": platform.name(),
+            "gofer_pid": gofer.pid(),
             "program": String::from_utf8_lossy(spec.program.as_bytes()),
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
@@ -344,6 +395,19 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "parent": spec.policy.controls.parent.as_ref().map(|(p, _)| p),
         }),
     );
+    if let Some(sock) = resolver {
+        crate::net::dns::start(
+            sock,
+            spec.policy.net.clone(),
+            Arc::clone(&spec.policy.resolved),
+        )
+        .map_err(|e| {
+            fail(SandboxError::Setup(format!(
+                "start the sandbox's resolver: {e}"
+            )))
+        })?;
+    }
+    resolve_rule_names(&spec.policy);
     let kernel = Arc::new(Kernel {
         platform: Box::new(platform),
         policy: spec.policy,
@@ -377,7 +441,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     }
     let agent = agent_pid(child);
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
-    let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
+    let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref(), &gofer);
     // Delegated children end with their parent, before its cgroups (which hold theirs) are removed.
     delegate::shutdown();
     monitor.finish(status);
@@ -385,6 +449,47 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         a.shutdown();
     }
     drop(term);
+    if let Some(why) = gofer_lost(&gofer) {
+        // Fail closed: the sandbox is already stopped (main_loop killed it when the gofer went away).
+        kernel.audit.lifecycle(
+            "integrity",
+            serde_json::json!({ "event": "gofer failed; sandbox stopped", "reason": why }),
+        );
+        kernel.audit.lifecycle(
+            "sandbox_exit",
+            serde_json::json!({ "exit_code": GOFER_FAILED, "wait_status": status }),
+        );
+        gofer.stop();
+        eprintln!(
+            "sentry: the gofer (the host file server) failed: {why}; the sandbox was stopped"
+        );
+        return Ok(GOFER_FAILED);
+    }
+    match gofer.stats() {
+        Ok(text) => {
+            let served: serde_json::Map<String, serde_json::Value> = text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.to_string(),
+                        serde_json::Value::from(v.parse::<u64>().ok()?),
+                    ))
+                })
+                .collect();
+            kernel.audit.lifecycle(
+                "gofer",
+                serde_json::json!({ "pid": gofer.pid(), "served": served }),
+            );
+        }
+        Err(e) => {
+            kernel.audit.lifecycle(
+                "integrity",
+                serde_json::json!({ "event": "gofer did not answer at exit", "errno": e as i32 }),
+            );
+        }
+    }
+    gofer.stop();
     let code = exit_code(status);
     kernel.audit.lifecycle(
         "sandbox_exit",
@@ -404,6 +509,43 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     Ok(code)
 }
 
+/// The exit code when the gofer dies or misbehaves: the sandbox was stopped, its result is not the agent's.
+pub const GOFER_FAILED: i32 = 125;
+
+/// Why the gofer is unusable, if it is: it exited, or the client gave up on it.
+fn gofer_lost(g: &gofer::Client) -> Option<String> {
+    if let Some(why) = g.failure() {
+        return Some(why);
+    }
+    match sys::try_wait(g.pid()) {
+        Ok(Some(st)) => Some(if libc::WIFSIGNALED(st) {
+            format!("it was killed by signal {}", libc::WTERMSIG(st))
+        } else {
+            format!("it exited with status {}", libc::WEXITSTATUS(st))
+        }),
+        _ => None,
+    }
+}
+
+/// In `--net host` the agent uses the host's resolver, which the sentry cannot see: the exact names of the rules are
+/// looked up once here, so that connects to their addresses match them. (`*.domain` rules match only names the
+/// sandbox's resolver handed out, so in host mode they match nothing; the README says so.)
+fn resolve_rule_names(policy: &Policy) {
+    use std::net::ToSocketAddrs;
+    if policy.net.mode != Mode::Host {
+        return;
+    }
+    for r in &policy.net.rules {
+        if let Some(name) = r.exact_name() {
+            if let Ok(addrs) = (name, 0u16).to_socket_addrs() {
+                for a in addrs {
+                    policy.resolved.remember(name, a.ip());
+                }
+            }
+        }
+    }
+}
+
 /// The agent's pid (in the sentry's namespace): the sandbox init's only child.
 fn agent_pid(init: libc::pid_t) -> Option<libc::pid_t> {
     let s = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).ok()?;
@@ -418,6 +560,7 @@ fn main_loop(
     ctl: &OwnedFd,
     sigfd: &SignalFd,
     term: Option<&tty::Terminal>,
+    gofer: &gofer::Client,
 ) -> i32 {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut status: Option<i32> = None;
@@ -426,6 +569,7 @@ fn main_loop(
         let mut fds = vec![
             PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(ctl.as_fd(), PollFlags::POLLIN),
+            PollFd::new(gofer.pidfd(), PollFlags::POLLIN),
         ];
         if let Some(r) = &relay {
             fds.extend(r.poll_fds());
@@ -467,8 +611,24 @@ fn main_loop(
                 }
             }
         }
+        if ready[2] {
+            // The gofer is gone (died, or killed by the client for misbehaving): stop the sandbox now. In-flight calls
+            // already got EIO; nothing the agent does from here reaches the host.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGKILL);
+            let why = gofer_lost(gofer).unwrap_or_else(|| "it exited".into());
+            gofer.fail(&why);
+            if let Ok(s) = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(init), None) {
+                let raw = match s {
+                    nix::sys::wait::WaitStatus::Signaled(_, sig, _) => sig as i32,
+                    nix::sys::wait::WaitStatus::Exited(_, c) => c << 8,
+                    _ => libc::SIGKILL,
+                };
+                status = status.or(Some(raw));
+            }
+            break;
+        }
         if let Some(r) = &mut relay {
-            r.pump(&ready[2..]);
+            r.pump(&ready[3..]);
         }
         if let Ok(Some(s)) = sys::try_wait(init) {
             if status.is_none() {

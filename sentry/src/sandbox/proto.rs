@@ -29,6 +29,8 @@ pub enum Msg {
     Exited(i32),
     /// child → sentry: set-up failed.
     Error(String),
+    /// child → sentry (`--net sandbox`, before `Mounted`): the resolver's UDP socket, bound in the sandbox's namespace.
+    Resolver,
 }
 
 fn encode(m: &Msg) -> Vec<u8> {
@@ -41,6 +43,7 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Ack => b"A".to_vec(),
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
         Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
+        Msg::Resolver => b"R".to_vec(),
     }
 }
 
@@ -54,6 +57,7 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
             n[0], n[1], n[2], n[3],
         ]))),
         b"A" => Ok(Msg::Ack),
+        b"R" => Ok(Msg::Resolver),
         [b'X', s @ ..] if s.len() == 4 => {
             Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
         }
@@ -144,6 +148,7 @@ mod tests {
             Msg::Ack,
             Msg::Exited(-3),
             Msg::Error("x y".into()),
+            Msg::Resolver,
         ] {
             assert_eq!(decode(&encode(&m)).expect("decodes"), m);
         }

@@ -129,6 +129,9 @@ pub fn serve(k: &Kernel, n: &Notification) {
         },
     );
     let decisions = t.subject.decisions.borrow();
+    for d in decisions.iter().filter(|d| d.net) {
+        k.audit.count_dest(&d.path, d.allow);
+    }
     let denied = decisions.iter().any(|d| !d.allow);
     k.audit.count(name, denied, answered.is_err());
     if denied {

@@ -1,11 +1,19 @@
-//! The socket calls that carry a destination: connect, sendto, sendmsg, sendmmsg.
+//! The socket calls that carry a destination: connect, sendto, sendmsg, sendmmsg, bind.
 //!
-//! The sandbox has its own network namespace, so inet destinations can only be its own loopback (layer 1). What the
-//! namespace does not bound is a unix socket by *path*: it reaches whatever listens there, on the host too (a docker
-//! socket inside a grant). So each call copies its address once, asks the policy (which refuses unix paths until the
-//! network issue maps them to grants), and then either performs the call itself on a duplicate of the task's socket
-//! from that copy, or CONTINUEs where no address can be re-read: sendto without an address (the pointer is a register
-//! value), and sendmsg/sendmmsg on non-unix sockets (an inet socket cannot address a unix path).
+//! Each call copies its address once and decides on that copy (`Policy::check_net` for inet destinations, the file
+//! grants for unix paths), then performs the call itself from the copy:
+//! - a destination on the sandbox's own loopback, on a socket of the sandbox's namespace: on a duplicate of the
+//!   task's socket (the namespace has no other route: layer 1 bounds it);
+//! - an allowed outside destination, on a socket of the sandbox's namespace: on a socket the sentry makes in the
+//!   host's namespace, installed at the task's fd number (`net::host_socket_like`);
+//! - any destination on a host-side socket (one the sentry installed, or any socket in `--net host`): decided again
+//!   and performed by the sentry on a duplicate, never continued (the namespace no longer bounds it).
+//!
+//! CONTINUE remains only where no address can be re-read: sendto without an address (the pointer is a register
+//! value), and sendmsg/sendmmsg on a socket of the sandbox's namespace (layer 1 bounds whatever it names).
+//!
+//! Denials: connect gets ECONNREFUSED (what a program sees when nothing listens, so it moves on to its next address),
+//! sends and binds get EACCES (what the kernel answers for a destination a firewall or a missing capability refuses).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -13,6 +21,8 @@ use nix::errno::Errno;
 
 use super::{Reply, SysResult, SyscallArgs};
 use crate::kernel::task::Task;
+use crate::net::SockInfo;
+use crate::policy::net_rules::{Dest, Mode, Route};
 use crate::policy::Access;
 use crate::sys;
 use crate::vfs::{Kind, Node};
@@ -22,13 +32,49 @@ const SOCKADDR_MAX: usize = 128;
 /// The most the sentry copies for one send it performs: a stream send may be short, a datagram this large fails.
 const SEND_MAX: usize = 256 * 1024;
 
-/// Copies a socket address and refuses a unix path.
-fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Vec<u8>, Errno> {
+/// A socket address as the sentry will use it: the task's copy, or for a unix path, `/proc/self/fd/N` of an O_PATH fd
+/// on the very socket file the policy judged (opened in the task's view), which `_hold` keeps open. The sentry's own
+/// mount namespace is the host's: the task's path bytes would resolve there (another /tmp, host symlinks), never in
+/// the view.
+struct Checked {
+    addr: Vec<u8>,
+    _hold: Option<OwnedFd>,
+}
+
+/// `sockaddr_un` for `path`.
+fn sockaddr_un(path: &[u8]) -> Result<Vec<u8>, Errno> {
+    // sun_path is 108 bytes, NUL included.
+    if path.len() >= 108 {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let fam = u16::try_from(libc::AF_UNIX).map_err(|_| Errno::EINVAL)?;
+    let mut a = fam.to_ne_bytes().to_vec();
+    a.extend_from_slice(path);
+    a.push(0);
+    Ok(a)
+}
+
+/// Copies a socket address; a unix path must be a socket the policy lets the task connect to.
+fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Checked, Errno> {
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
     if len > SOCKADDR_MAX {
         return Err(Errno::EINVAL);
     }
     let addr = t.read_bytes(ptr, len)?;
+    if len > 2
+        && addr[2] == 0
+        && crate::net::family(&addr) == Some(libc::AF_UNIX)
+        && t.k.policy.net.mode == Mode::Host
+    {
+        // The abstract namespace belongs to the network namespace: in host mode it would be the host's (X11, D-Bus,
+        // containerd shims listen there).
+        return Err(t.k.policy.refuse_net(
+            &t.subject,
+            format!("unix @{}", String::from_utf8_lossy(&addr[3..])),
+            "abstract unix sockets stay inside the sandbox (refused in --net host)",
+            Errno::EACCES,
+        ));
+    }
     if len >= 2 {
         let family = u16::from_ne_bytes([addr[0], addr[1]]);
         if i32::from(family) == libc::AF_UNIX && len > 2 && addr[2] != 0 {
@@ -55,15 +101,27 @@ fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Vec<u8>, Errno> 
                         Access::Connect,
                         &Node {
                             policy_path: path.clone(),
-                            path,
+                            path: path.clone(),
                             kind: Kind::Missing,
                         },
                     )?;
+                    // The socket file itself, in the view, no symlink followed: a racing rename cannot redirect the
+                    // connect anywhere the check did not see.
+                    let f = t.k.vfs.open_view(&path, libc::O_PATH, 0)?;
+                    let st = nix::sys::stat::fstat(f.as_raw_fd())?;
+                    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+                        return Err(Errno::ECONNREFUSED);
+                    }
+                    let via = sockaddr_un(format!("/proc/self/fd/{}", f.as_raw_fd()).as_bytes())?;
+                    return Ok(Checked {
+                        addr: via,
+                        _hold: Some(f),
+                    });
                 }
             }
         }
     }
-    Ok(addr)
+    Ok(Checked { addr, _hold: None })
 }
 
 fn is_blocking(fd: &OwnedFd) -> bool {
@@ -71,10 +129,121 @@ fn is_blocking(fd: &OwnedFd) -> bool {
         .is_ok_and(|f| f & libc::O_NONBLOCK == 0)
 }
 
+/// Where an inet operation goes once decided.
+enum Target {
+    /// The task's own socket (a duplicate), at this address.
+    Dup(Vec<u8>),
+    /// A new socket in the host's namespace, at this address (the task's socket is in the sandbox's namespace).
+    Host(Vec<u8>),
+}
+
+/// Decides an inet destination for a socket and says where it goes. `errno` is the denial's.
+fn route(t: &mut Task<'_>, info: &SockInfo, addr: &[u8], errno: Errno) -> Result<Target, Errno> {
+    let (ip, port) = crate::net::parse_inet(addr)?;
+    let dest = Dest {
+        ip,
+        port,
+        proto: info.proto(),
+        names: vec![],
+    };
+    let (route, dest) = t.k.policy.check_net(&t.subject, dest, errno)?;
+    let mut rec = crate::audit::NetArgs {
+        proto: dest.proto.as_str(),
+        addr: dest.ip.to_string(),
+        port,
+        name: dest.names.first().cloned(),
+        via: None,
+    };
+    let target = match route {
+        Route::SandboxLoopback if info.host_side && t.k.policy.net.mode != Mode::Host => {
+            t.args.net = Some(rec);
+            // A socket the sentry made in the host's namespace cannot reach the sandbox's loopback, and must not
+            // reach the host's.
+            return Err(t.k.policy.refuse_net(
+                &t.subject,
+                dest.to_string(),
+                "loopback from a socket already connected outside the sandbox",
+                errno,
+            ));
+        }
+        Route::SandboxLoopback => Target::Dup(addr.to_vec()),
+        Route::Host(ip2, port2) => {
+            if (ip2, port2) != (dest.ip, port) {
+                rec.via = Some(format!("{ip2}:{port2}"));
+            }
+            let a = crate::net::sockaddr_for(info.domain, ip2, port2)?;
+            if info.host_side {
+                Target::Dup(a)
+            } else {
+                Target::Host(a)
+            }
+        }
+    };
+    t.args.net = Some(rec);
+    Ok(target)
+}
+
+/// Makes the host-side socket for the task's socket `fd` and installs it there.
+fn replace_with_host_socket(
+    t: &Task<'_>,
+    fd: i32,
+    sock: &OwnedFd,
+    info: &SockInfo,
+    connect_to: Option<&[u8]>,
+) -> Result<(OwnedFd, Option<Errno>), Errno> {
+    let (cloexec, nonblock) = crate::net::fd_flags(t.tid, fd)?;
+    let host = crate::net::host_socket_like(sock.as_fd(), info)?;
+    let mut pending = None;
+    if let Some(a) = connect_to {
+        if nonblock {
+            match sys::connect_raw(host.as_fd(), a) {
+                Ok(()) => {}
+                // The task polls the installed socket and reads SO_ERROR from it, as natively.
+                Err(Errno::EINPROGRESS) => pending = Some(Errno::EINPROGRESS),
+                Err(e) => return Err(e),
+            }
+        } else {
+            crate::kernel::pool::handoff(t.k);
+            crate::net::connect_and_wait(host.as_fd(), a, || t.k.platform.still_valid(&t.trap))?;
+        }
+    }
+    if !nonblock {
+        crate::net::set_nonblocking(host.as_fd(), false)?;
+    }
+    t.still_valid()?;
+    crate::net::adopt(&host);
+    t.k.platform
+        .install_at(&t.trap, host.as_fd(), fd, cloexec)?;
+    Ok((host, pending))
+}
+
 /// connect(2).
 pub fn sys_connect(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
-    let addr = checked_addr(t, a.ptr(1), a.u32(2))?;
-    let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
+    let fd = a.i32(0);
+    let checked = checked_addr(t, a.ptr(1), a.u32(2))?;
+    let addr = checked.addr.clone();
+    let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
+    let addr = match crate::net::family(&addr) {
+        Some(libc::AF_INET | libc::AF_INET6) => {
+            let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
+            if info.domain != libc::AF_INET && info.domain != libc::AF_INET6 {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            match route(t, &info, &addr, Errno::ECONNREFUSED)? {
+                Target::Dup(a) => a,
+                Target::Host(a) => {
+                    let (_host, pending) = replace_with_host_socket(t, fd, &sock, &info, Some(&a))?;
+                    return match pending {
+                        Some(e) => Err(e),
+                        None => Ok(Reply::Val(0)),
+                    };
+                }
+            }
+        }
+        // A unix path was checked against the grants; an abstract name stays in the sandbox's namespace (refused
+        // in host mode above); AF_UNSPEC dissolves an association.
+        _ => addr,
+    };
     if is_blocking(&sock) {
         // A blocking connect may wait: let another worker lead meanwhile.
         crate::kernel::pool::handoff(t.k);
@@ -89,7 +258,10 @@ pub fn sys_sendto(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         // No destination: the address pointer is a register value the kernel does not re-read.
         return Ok(Reply::Continue);
     }
-    let addr = checked_addr(t, a.ptr(4), a.u32(5))?;
+    let fd = a.i32(0);
+    let flags = a.i32(3);
+    let checked = checked_addr(t, a.ptr(4), a.u32(5))?;
+    let addr = checked.addr.clone();
     let len = usize::try_from(a.u64(2))
         .map_err(|_| Errno::EINVAL)?
         .min(SEND_MAX);
@@ -98,11 +270,34 @@ pub fn sys_sendto(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     } else {
         t.read_bytes(a.ptr(1), len)?
     };
-    let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
-    if is_blocking(&sock) && a.i32(3) & libc::MSG_DONTWAIT == 0 {
+    let mut sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
+    let mut addr = addr;
+    if matches!(
+        crate::net::family(&addr),
+        Some(libc::AF_INET | libc::AF_INET6)
+    ) {
+        let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
+        if info.ty == libc::SOCK_STREAM {
+            if flags & libc::MSG_FASTOPEN != 0 {
+                // TCP fast open connects to the address: not mediated (connect(2) is).
+                return Err(Errno::EOPNOTSUPP);
+            }
+            // On a stream socket the kernel ignores the address.
+        } else {
+            match route(t, &info, &addr, Errno::EACCES)? {
+                Target::Dup(a) => addr = a,
+                Target::Host(a) => {
+                    let (host, _) = replace_with_host_socket(t, fd, &sock, &info, None)?;
+                    sock = host;
+                    addr = a;
+                }
+            }
+        }
+    }
+    if is_blocking(&sock) && flags & libc::MSG_DONTWAIT == 0 {
         crate::kernel::pool::handoff(t.k);
     }
-    let n = sys::sendto_raw(sock.as_fd(), &data, a.i32(3) | libc::MSG_NOSIGNAL, &addr)?;
+    let n = sys::sendto_raw(sock.as_fd(), &data, flags | libc::MSG_NOSIGNAL, &addr)?;
     Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EOVERFLOW)?))
 }
 
@@ -116,20 +311,71 @@ fn word(b: &[u8], i: usize) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-/// sendmsg(2). On a unix socket the whole message is copied (address, data up to 256 KiB, SCM_RIGHTS fds translated
-/// into the sentry's own duplicates) and sent by the sentry; SCM_CREDENTIALS is refused (EPERM): the sentry cannot
-/// speak for the task's identity.
+/// Is a sendmsg/sendmmsg on this socket left to the kernel? Only on a socket of the sandbox's own namespace (every
+/// name it could carry is bounded by the namespace: layer 1), never on a unix socket (a path reaches the host) nor on
+/// a host-side one.
+fn continues(t: &Task<'_>, sock: &OwnedFd) -> Result<Option<SockInfo>, Errno> {
+    if socket_family(sock)? == libc::AF_UNIX {
+        return Ok(None);
+    }
+    let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
+    Ok((!info.host_side).then_some(info))
+}
+
+/// The msg_name of the `struct msghdr` at `msg` (a peek: only to choose a path; the sentry decides on its own later
+/// copy if it serves the call).
+fn peek_name(t: &Task<'_>, msg: u64) -> Result<Option<Vec<u8>>, Errno> {
+    let hdr = t.read_bytes(msg, 16)?;
+    let (name, len) = (word(&hdr, 0), word(&hdr, 1) & 0xffff_ffff);
+    if name == 0 || len == 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| Errno::EINVAL)?
+        .min(SOCKADDR_MAX);
+    t.read_bytes(name, len).map(Some)
+}
+
+/// sendmsg(2). On a unix socket, or a host-side inet socket, the whole message is copied (address, data up to
+/// 256 KiB, SCM_RIGHTS fds translated into the sentry's own duplicates) and sent by the sentry; other control messages
+/// are refused (EPERM): the sentry cannot speak for the task's identity. On a socket of the sandbox's namespace it
+/// continues, unless it names an outside destination: then the sentry decides and sends it like sendto.
 pub fn sys_sendmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
-    let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
-    if socket_family(&sock)? != libc::AF_UNIX {
-        // An inet (or netlink) socket cannot address a unix path; the network namespace bounds the rest.
-        return Ok(Reply::Continue);
+    let fd = a.i32(0);
+    let mut sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
+    if let Some(info) = continues(t, &sock)? {
+        let outside = match peek_name(t, a.ptr(1))? {
+            Some(n) => match crate::net::parse_inet(&n) {
+                Ok((ip, _)) => {
+                    let ip = crate::policy::net_rules::canonical(ip);
+                    !(ip.is_loopback() || ip.is_unspecified())
+                }
+                Err(_) => false,
+            },
+            None => false,
+        };
+        if !outside || info.ty == libc::SOCK_STREAM {
+            // Layer 1: the sandbox's namespace has only loopback, whatever a racing thread writes into msg_name.
+            return Ok(Reply::Continue);
+        }
+        // An outside datagram destination: a host-side socket first (decided on the sentry's copy in send_one).
+        let named = peek_name(t, a.ptr(1))?.ok_or(Errno::EINVAL)?;
+        let (ip, port) = crate::net::parse_inet(&named)?;
+        let dest = Dest {
+            ip,
+            port,
+            proto: info.proto(),
+            names: vec![],
+        };
+        t.k.policy.check_net(&t.subject, dest, Errno::EACCES)?;
+        let (host, _) = replace_with_host_socket(t, fd, &sock, &info, None)?;
+        sock = host;
     }
     let n = send_one(t, &sock, a.ptr(1), a.i32(2))?;
     Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EOVERFLOW)?))
 }
 
-/// One `struct msghdr` at `msg`, copied, checked and sent by the sentry on a unix socket.
+/// One `struct msghdr` at `msg`, copied, checked and sent by the sentry (a unix or a host-side inet socket).
 fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<usize, Errno> {
     let hdr = t.read_bytes(msg, 56)?;
     let (name, namelen) = (
@@ -144,8 +390,34 @@ fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<us
         word(&hdr, 4),
         usize::try_from(word(&hdr, 5)).map_err(|_| Errno::EINVAL)?,
     );
-    let addr = if name != 0 && namelen > 0 {
+    // Kept until the send is done: a unix path is sent to through the fd it holds.
+    let checked = if name != 0 && namelen > 0 {
         Some(checked_addr(t, name, namelen)?)
+    } else {
+        None
+    };
+    let addr = if let Some(c) = &checked {
+        let a = c.addr.clone();
+        match crate::net::family(&a) {
+            Some(libc::AF_INET | libc::AF_INET6) => {
+                let info = SockInfo::of(sock.as_fd(), t.k.policy.net.mode == Mode::Host)?;
+                if info.ty == libc::SOCK_STREAM {
+                    if flags & libc::MSG_FASTOPEN != 0 {
+                        // TCP fast open connects to the address: not mediated (connect(2) is).
+                        return Err(Errno::EOPNOTSUPP);
+                    }
+                    // Otherwise the kernel ignores the address of a stream socket.
+                    Some(a)
+                } else {
+                    match route(t, &info, &a, Errno::EACCES)? {
+                        Target::Dup(a) => Some(a),
+                        // Only host-side sockets get here.
+                        Target::Host(_) => return Err(Errno::EACCES),
+                    }
+                }
+            }
+            _ => Some(a),
+        }
     } else {
         None
     };
@@ -213,11 +485,12 @@ fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<us
     )
 }
 
-/// sendmmsg(2): continued on non-unix sockets; on a unix socket each message is sent like sendmsg, and its length
-/// written back into its `msg_len`.
+/// sendmmsg(2): continued on sockets of the sandbox's namespace (layer 1 bounds every name; an outside destination
+/// fails there with ENETUNREACH, see the README); on a unix or host-side socket each message is sent like sendmsg, and
+/// its length written back into its `msg_len`.
 pub fn sys_sendmmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
-    if socket_family(&sock)? != libc::AF_UNIX {
+    if continues(t, &sock)?.is_some() {
         return Ok(Reply::Continue);
     }
     // struct mmsghdr: a 56-byte msghdr, then an unsigned int msg_len, padded to 64 bytes. UIO_MAXIOV messages at most.
@@ -237,4 +510,82 @@ pub fn sys_sendmmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
         }
     }
     Ok(Reply::Val(i64::from(sent)))
+}
+
+/// The lowest port only a privileged process may bind.
+const PRIVILEGED_PORTS: std::ops::RangeInclusive<u16> = 1..=1023;
+
+/// bind(2). Inet: a privileged port is refused (EACCES, audited) and anything else is bound by the sentry from its
+/// copy. Unix: an abstract name in host mode is refused (the host's abstract namespace); a path is created by the
+/// sentry where the policy lets the task create files (`bind_unix_path`).
+pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
+    let len = usize::try_from(a.u32(2)).map_err(|_| Errno::EINVAL)?;
+    if len > SOCKADDR_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let addr = t.read_bytes(a.ptr(1), len)?;
+    match crate::net::family(&addr) {
+        Some(libc::AF_INET | libc::AF_INET6) => {
+            let (ip, port) = crate::net::parse_inet(&addr)?;
+            t.args.net = Some(crate::audit::NetArgs {
+                proto: "bind",
+                addr: ip.to_string(),
+                port,
+                name: None,
+                via: None,
+            });
+            if PRIVILEGED_PORTS.contains(&port) {
+                return Err(t.k.policy.refuse_net(
+                    &t.subject,
+                    format!("bind {ip}:{port}"),
+                    "binding a privileged port (below 1024) is refused",
+                    Errno::EACCES,
+                ));
+            }
+            let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
+            sys::bind_raw(sock.as_fd(), &addr)?;
+            Ok(Reply::Val(0))
+        }
+        Some(libc::AF_UNIX) if len > 2 && addr[2] == 0 && t.k.policy.net.mode == Mode::Host => {
+            Err(t.k.policy.refuse_net(
+                &t.subject,
+                format!("unix @{}", String::from_utf8_lossy(&addr[3..])),
+                "abstract unix sockets stay inside the sandbox (refused in --net host)",
+                Errno::EACCES,
+            ))
+        }
+        Some(libc::AF_UNIX) if len > 2 && addr[2] != 0 => bind_unix_path(t, a.i32(0), &addr),
+        // Abstract names in the sandbox's own namespace, netlink port ids: bounded by the namespace.
+        _ => Ok(Reply::Continue),
+    }
+}
+
+/// bind(2) of a unix socket to a path: decided like a file creation (write access to the grant or the private /tmp),
+/// and made by the sentry through `/proc/self/fd/<parent>/<name>` on a directory fd the gofer hands out from its copy
+/// of the writable mount (the view is read-only, and the sentry's namespace is the host's; bind(2) takes only a path,
+/// so the gofer, which has no /proc, cannot do it for a socket it does not hold). The task's umask applies to the socket file.
+fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
+    let end = addr[2..]
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(addr.len(), |i| i + 2);
+    let raw = addr[2..end].to_vec();
+    t.args.path = Some(String::from_utf8_lossy(&raw).into_owned());
+    let node = t.resolve(crate::vfs::Start::Cwd, &raw, false)?;
+    if !matches!(node.kind, Kind::Missing) {
+        t.check(Access::Lookup, &node)?;
+        return Err(Errno::EADDRINUSE);
+    }
+    t.check(Access::Write, &node)?;
+    let (mount, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
+    let (dir, name) = mount.parent(rel)?;
+    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    path.extend_from_slice(name.as_bytes());
+    let via = sockaddr_un(&path)?;
+    let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
+    let umask = t.umask()?;
+    sys::bind_raw(sock.as_fd(), &via)?;
+    // Best effort, as the file exists now: a failure leaves the kernel's default mode. The gofer makes the change.
+    let _ = mount.chmod(rel, 0o777 & !umask);
+    Ok(Reply::Val(0))
 }

@@ -74,6 +74,55 @@ const IOCTL_GUARD: &[&[Cond]] = &[
     }],
 ];
 
+/// socket(2): refused for any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_PACKET, AF_VSOCK to a
+/// hypervisor, AF_ALG and the rest are outside the sandbox's namespace or kernel attack surface); for raw and packet
+/// socket types (type & 0xf is SOCK_RAW or SOCK_PACKET: the flags SOCK_NONBLOCK and SOCK_CLOEXEC sit above); and for
+/// netlink other than NETLINK_ROUTE (which, without capabilities, can only read routes and addresses).
+const SOCKET_GUARD: &[&[Cond]] = &[
+    &[
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(1),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(2),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(10),
+        },
+        Cond {
+            arg: 0,
+            cmp: Cmp::Ne32(16),
+        },
+    ],
+    &[Cond {
+        arg: 1,
+        cmp: Cmp::Masked32 {
+            mask: 0xf,
+            value: 3,
+        },
+    }],
+    &[Cond {
+        arg: 1,
+        cmp: Cmp::Masked32 {
+            mask: 0xf,
+            value: 10,
+        },
+    }],
+    &[
+        Cond {
+            arg: 0,
+            cmp: Cmp::Eq32(16),
+        },
+        Cond {
+            arg: 2,
+            cmp: Cmp::Ne32(0),
+        },
+    ],
+];
+
 /// PER_LINUX: the default personality.
 const PER_LINUX: u32 = 0;
 /// 0xffffffff asks for the current personality and changes nothing.
@@ -182,7 +231,10 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_setitimer, Entry::native("setitimer", "the agent's own interval timers")),
     (libc::SYS_getpid, Entry::native("getpid", "identity within the sandbox's pid namespace")),
     (libc::SYS_sendfile, Entry::native("sendfile", "copies between fds the agent already holds")),
-    (libc::SYS_socket, Entry::native("socket", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_socket,
+        Entry::guarded("socket", Errno::EPERM, SOCKET_GUARD, "unix, inet and route netlink only; no raw or packet sockets"),
+    ),
     (
         libc::SYS_connect,
         Entry::emulated("connect", net::sys_connect, "address copied once and checked; the sentry connects the socket"),
@@ -199,7 +251,10 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (libc::SYS_recvmsg, Entry::native("recvmsg", "receives on a socket the agent already holds")),
     (libc::SYS_shutdown, Entry::native("shutdown", "on a socket the agent already holds")),
-    (libc::SYS_bind, Entry::native("bind", "network namespace bounds it; mediated in the network issue")),
+    (
+        libc::SYS_bind,
+        Entry::emulated("bind", net::sys_bind, "inet: privileged ports refused, bound by the sentry; unix paths continue"),
+    ),
     (libc::SYS_listen, Entry::native("listen", "on a socket the agent holds; network namespace bounds it")),
     (libc::SYS_getsockname, Entry::native("getsockname", "address of a socket the agent already holds")),
     (libc::SYS_getpeername, Entry::native("getpeername", "peer of a socket the agent already holds")),
@@ -1066,6 +1121,7 @@ mod tests {
             ("unshare", CLONE_NS_GUARD),
             ("ioctl", IOCTL_GUARD),
             ("personality", PERSONALITY_GUARD),
+            ("socket", SOCKET_GUARD),
         ] {
             match entry(name).support {
                 Support::Guarded(Errno::EPERM, when) => assert_eq!(when, guard, "{name}"),
@@ -1076,7 +1132,7 @@ mod tests {
             .iter()
             .filter(|(_, e)| matches!(e.support, Support::Guarded(..)))
             .count();
-        assert_eq!(guarded, 6);
+        assert_eq!(guarded, 7);
         match entry("fchmod").support {
             Support::Guarded(Errno::EPERM, when) => assert_eq!(when, FCHMOD_SETID_GUARD),
             _ => panic!("fchmod must be guarded"),
@@ -1130,6 +1186,40 @@ mod tests {
     }
 
     #[test]
+    fn socket_guard_families_and_types_match_libc() {
+        let families = SOCKET_GUARD.first().expect("the family conjunction");
+        for f in [
+            libc::AF_UNIX,
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::AF_NETLINK,
+        ] {
+            let f = u32::try_from(f).expect("positive");
+            assert!(
+                families.contains(&Cond {
+                    arg: 0,
+                    cmp: Cmp::Ne32(f)
+                }),
+                "{f}"
+            );
+        }
+        assert_eq!(families.len(), 4);
+        // SOCK_PACKET (10) is the obsolete packet socket type libc deprecates by name.
+        for ty in [libc::SOCK_RAW, 10] {
+            let ty = u32::try_from(ty).expect("positive");
+            assert!(SOCKET_GUARD.iter().any(|c| c
+                == &[Cond {
+                    arg: 1,
+                    cmp: Cmp::Masked32 {
+                        mask: 0xf,
+                        value: ty
+                    }
+                }]));
+        }
+        assert_eq!(libc::NETLINK_ROUTE, 0);
+    }
+
+    #[test]
     fn personality_guard_allows_only_linux_and_query() {
         let conj = PERSONALITY_GUARD.first().expect("one conjunction");
         assert_eq!(PERSONALITY_GUARD.len(), 1);
@@ -1146,7 +1236,7 @@ mod tests {
     #[test]
     fn table_emulated_rows_path_or_address_bearing_only() {
         // Socket calls that carry a destination address are emulated too (a unix path reaches host processes).
-        const ADDRESS_BEARING: &[&str] = &["connect", "sendto", "sendmsg", "sendmmsg"];
+        const ADDRESS_BEARING: &[&str] = &["connect", "sendto", "sendmsg", "sendmmsg", "bind"];
         for (_, e) in TABLE {
             if matches!(e.support, Support::Emulated(_)) {
                 assert!(
