@@ -282,3 +282,40 @@ fn delegation_child_ends_with_its_parent() {
         assert!(!p.exists(), "{} left behind", p.display());
     }
 }
+
+#[test]
+fn delegation_no_endpoint_in_host_network_namespace() {
+    // With --net host the sandbox shares the host's abstract socket namespace: no endpoint is bound or announced
+    // there (any host process could reach it). Watched from the host while the sandbox runs.
+    let ws = TempDir::new("deleg-hostnet");
+    let mut c = common::sandbox_command(
+        &["--net", "host"],
+        &[
+            "/bin/sh",
+            "-c",
+            "echo socket=${SENTRY_SOCKET:-none}; sleep 2",
+        ],
+        ws.path(),
+    );
+    c.stdout(std::process::Stdio::piped());
+    let child = c.spawn().expect("spawn");
+    let bound = || {
+        std::fs::read_to_string("/proc/net/unix")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.ends_with(" @capvisor"))
+    };
+    let mut seen = false;
+    for _ in 0..30 {
+        seen |= bound();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("socket=none"), "{stdout}");
+    assert!(
+        !seen,
+        "an endpoint was bound in the host's network namespace"
+    );
+}
