@@ -139,8 +139,9 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             sources.push(None);
             continue;
         }
+        // No symlink anywhere on the way: grant paths are canonical, and one that became a symlink since is refused.
         let src = ctx(
-            sys::open_abs(&cs(&b.path).map_err(|e| e.to_string())?, libc::O_PATH),
+            sys::open_abs_nosymlinks(&cs(&b.path).map_err(|e| e.to_string())?, libc::O_PATH),
             || format!("open {}", b.path.display()),
         )?;
         sources.push(Some(src));
@@ -484,6 +485,24 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         sys::exit_now(125);
     }
     drop(tmp);
+    // The delegation endpoint, bound in the sandbox's network namespace (abstract names are per namespace), handed
+    // to the sentry, which serves it. Without one the sandbox simply cannot delegate. Never in the host's network
+    // namespace (`--net host`): an abstract name there is reachable by every host process.
+    let endpoint = if plan.own_netns {
+        super::delegate::bind_endpoint().ok()
+    } else {
+        None
+    };
+    if proto::send(
+        ctl.as_fd(),
+        &Msg::Delegate,
+        endpoint.as_ref().map(AsFd::as_fd),
+    )
+    .is_err()
+    {
+        sys::exit_now(125);
+    }
+    drop(endpoint);
     // The answer carries the agent's terminal (a pty slave of the sandbox's devpts), when it gets one.
     let tty = match proto::recv(ctl.as_fd()) {
         Ok((Msg::Viewed, tty)) => tty,

@@ -17,6 +17,9 @@ pub enum Msg {
     Mounted,
     /// sentry → child: the view's root is held, continue.
     Viewed,
+    /// child → sentry, right after `Mounted`: the delegation endpoint (a listening socket bound in the sandbox's own
+    /// network namespace), attached when it could be made.
+    Delegate,
     /// agent → sentry: the seccomp listener is open at this fd number in the agent (sent with plain write(2): the
     /// agent is already filtered, and sendmsg is trapped to the sentry, which is waiting for this very message).
     ListenerAt(u32),
@@ -35,6 +38,7 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Go => b"G".to_vec(),
         Msg::Mounted => b"M".to_vec(),
         Msg::Viewed => b"V".to_vec(),
+        Msg::Delegate => b"D".to_vec(),
         Msg::ListenerAt(n) => [&b"L"[..], &n.to_le_bytes()].concat(),
         Msg::Ack => b"A".to_vec(),
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
@@ -48,6 +52,7 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
         b"G" => Ok(Msg::Go),
         b"M" => Ok(Msg::Mounted),
         b"V" => Ok(Msg::Viewed),
+        b"D" => Ok(Msg::Delegate),
         [b'L', n @ ..] if n.len() == 4 => Ok(Msg::ListenerAt(u32::from_le_bytes([
             n[0], n[1], n[2], n[3],
         ]))),
@@ -138,6 +143,7 @@ mod tests {
             Msg::Go,
             Msg::Mounted,
             Msg::Viewed,
+            Msg::Delegate,
             Msg::ListenerAt(7),
             Msg::Ack,
             Msg::Exited(-3),
