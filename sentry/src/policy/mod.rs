@@ -190,6 +190,18 @@ impl Policy {
         route.map(|r| (r, dest)).ok_or(errno)
     }
 
+    /// Records that a unix socket the sandbox bound itself is connected to: its own listener, so no `unix:` rule is
+    /// needed (the path is still inside the view, and was decided as a creation when it was bound).
+    pub fn allow_own_socket(&self, who: &Subject, path: &Path) {
+        who.decisions.borrow_mut().push(Decided {
+            allow: true,
+            access: Access::Connect,
+            path: path.to_string_lossy().into_owned(),
+            rule: "the sandbox's own socket".into(),
+            net: false,
+        });
+    }
+
     /// Records a refusal of a socket operation that has no destination to decide on (a privileged port bind, an
     /// abstract unix name in host mode), so it is audited like every other denial.
     pub fn refuse_net(&self, who: &Subject, what: String, rule: &str, errno: Errno) -> Errno {

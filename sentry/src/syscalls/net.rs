@@ -97,20 +97,31 @@ fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Checked, Errno> 
                 }
                 _ => {
                     let path = node.path.clone();
-                    t.check(
-                        Access::Connect,
-                        &Node {
-                            policy_path: path.clone(),
-                            path: path.clone(),
-                            kind: Kind::Missing,
-                        },
-                    )?;
+                    let own =
+                        t.k.vfs
+                            .open_view(&path, libc::O_PATH, 0)
+                            .and_then(|f| nix::sys::stat::fstat(f.as_raw_fd()))
+                            .is_ok_and(|st| crate::net::is_own_socket(&st));
+                    if !own {
+                        t.check(
+                            Access::Connect,
+                            &Node {
+                                policy_path: path.clone(),
+                                path: path.clone(),
+                                kind: Kind::Missing,
+                            },
+                        )?;
+                    }
                     // The socket file itself, in the view, no symlink followed: a racing rename cannot redirect the
                     // connect anywhere the check did not see.
                     let f = t.k.vfs.open_view(&path, libc::O_PATH, 0)?;
                     let st = nix::sys::stat::fstat(f.as_raw_fd())?;
                     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
                         return Err(Errno::ECONNREFUSED);
+                    }
+                    if crate::net::is_own_socket(&st) {
+                        // Bound by this sandbox (its own listener): no host daemon is behind it.
+                        t.k.policy.allow_own_socket(&t.subject, &path);
                     }
                     let via = sockaddr_un(format!("/proc/self/fd/{}", f.as_raw_fd()).as_bytes())?;
                     return Ok(Checked {
@@ -578,12 +589,18 @@ fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
     t.check(Access::Write, &node)?;
     let (mount, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
     let (dir, name) = mount.parent(rel)?;
-    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    path.extend_from_slice(name.as_bytes());
-    let via = sockaddr_un(&path)?;
     let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
     let umask = t.umask()?;
-    sys::bind_raw(sock.as_fd(), &via)?;
+    // Bound by its last component from inside its directory, so getsockname shows the name (as natively for the
+    // usual relative name; an absolute or multi-component path shows only its last component).
+    crate::net::bind_in_dir(sock.as_fd(), dir.as_fd(), &sockaddr_un(name.as_bytes())?)?;
+    if let Ok(st) = nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        crate::net::remember_own_socket(&st);
+    }
     let mode = nix::sys::stat::Mode::from_bits_truncate(0o777 & !umask);
     // Best effort, as the file exists now: a failure leaves the kernel's default mode.
     let _ = nix::sys::stat::fchmodat(
