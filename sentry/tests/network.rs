@@ -497,7 +497,9 @@ fn audit_records_destination_and_summary_lists_it() {
     }
     assert!(
         text.lines().any(|l| l.contains("\"decision\":\"deny\"")
-            && l.contains("198.51.100.1")
+            && l.contains("\"addr\":\"198.51.100.1\"")
+            && l.contains(&format!("\"port\":{}", f.b))
+            && l.contains("\"errno\":\"ECONNREFUSED\"")
             && l.contains("no network rule allows it")),
         "{text}"
     );
@@ -666,4 +668,96 @@ print(oct(os.stat({name:?}).st_mode & 0o777))
         !std::path::Path::new(&name).exists(),
         "{name} appeared on the host"
     );
+}
+
+/// A DNS question for `name` (type A), as bytes of a C or Python literal would spell it.
+fn dns_query(name: &str, id: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in name.split('.') {
+        q.push(u8::try_from(l.len()).expect("short label"));
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn udp_sendto_sendmsg_sendmmsg_to_allowed_destination_get_answers() {
+    if !root_only() {
+        return;
+    }
+    let f = Fixture::new("net-udp");
+    // The test's DNS server on the host's loopback stands in for any UDP service: allowed as host.loopback:D/udp.
+    let pol = f.policy("sandbox", &[format!("udp://host.loopback:{}", f.d)]);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("\\x{x:02x}")).collect::<String>();
+    let py = format!(
+        r#"
+import socket
+def ask(how, q):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+    if how == "sendto": s.sendto(q, ("240.0.0.1", {d}))
+    else: s.sendmsg([q], [], 0, ("240.0.0.1", {d}))
+    r = s.recv(512); print(how, "answered", r[:2] == q[:2], len(r))
+ask("sendto", b"{q1}")
+ask("sendmsg", b"{q2}")
+"#,
+        d = f.d,
+        q1 = hex(&dns_query("viasendto.test.example", 0x1111)),
+        q2 = hex(&dns_query("viasendmsg.test.example", 0x2222)),
+    );
+    f.ws.write("udp.py", &py);
+    let c = format!(
+        r#"
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+int main(void) {{
+    static const char q1[] = "{q1}", q2[] = "{q2}";
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {{5, 0}};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in to = {{ .sin_family = AF_INET, .sin_port = htons({d}) }};
+    inet_pton(AF_INET, "240.0.0.1", &to.sin_addr);
+    struct iovec iov[2] = {{ {{(void *)q1, sizeof q1 - 1}}, {{(void *)q2, sizeof q2 - 1}} }};
+    struct mmsghdr m[2];
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 2; i++) {{
+        m[i].msg_hdr.msg_name = &to; m[i].msg_hdr.msg_namelen = sizeof to;
+        m[i].msg_hdr.msg_iov = &iov[i]; m[i].msg_hdr.msg_iovlen = 1;
+    }}
+    int n = sendmmsg(s, m, 2, 0);
+    char buf[512];
+    int got = 0;
+    for (int i = 0; i < n; i++) if (recv(s, buf, sizeof buf, 0) > 0) got++;
+    printf("sendmmsg sent %d answered %d\n", n, got);
+    return 0;
+}}
+"#,
+        d = f.d,
+        q1 = hex(&dns_query("viasendmmsg1.test.example", 0x3333)),
+        q2 = hex(&dns_query("viasendmmsg2.test.example", 0x4444)),
+    );
+    let exe = common::compile_c(&f.ws, "mmsg", &c, &[]);
+    let out = run_sandboxed(
+        &["--policy", pol.to_str().expect("ascii")],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("/usr/bin/python3 udp.py && {}", exe.display()),
+        ],
+        f.ws.path(),
+    );
+    assert!(out.stdout.contains("sendto answered True"), "{out}");
+    assert!(out.stdout.contains("sendmsg answered True"), "{out}");
+    assert!(out.stdout.contains("sendmmsg sent 2 answered 2"), "{out}");
+    // Judged from outside: the server saw each question.
+    let dns = f.log("dns.log");
+    for n in ["viasendto", "viasendmsg.", "viasendmmsg1", "viasendmmsg2"] {
+        assert!(dns.contains(n), "{n} missing from {dns}");
+    }
 }

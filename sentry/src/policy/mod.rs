@@ -171,12 +171,13 @@ impl Policy {
     /// The one decision for a network destination (connect, sendto, sendmsg, bind): the names the sandbox's resolver
     /// gave for the address are added, the rules decide, and the decision is recorded like a path decision. A denial
     /// is `errno` (ECONNREFUSED for connect, EACCES for sends and binds; see the README).
+    /// Returns the destination as decided (normalised, with its names) whatever the outcome, for the record.
     pub fn check_net(
         &self,
         who: &Subject,
         mut dest: net_rules::Dest,
         errno: Errno,
-    ) -> Result<(net_rules::Route, net_rules::Dest), Errno> {
+    ) -> (Result<net_rules::Route, Errno>, net_rules::Dest) {
         dest.ip = net_rules::canonical(dest.ip);
         dest.names = self.resolved.names_of(dest.ip);
         let (route, rule) = self.net.decide(&dest);
@@ -187,7 +188,7 @@ impl Policy {
             rule,
             net: true,
         });
-        route.map(|r| (r, dest)).ok_or(errno)
+        (route.ok_or(errno), dest)
     }
 
     /// Records that a unix socket the sandbox bound itself is connected to: its own listener, so no `unix:` rule is
