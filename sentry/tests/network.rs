@@ -47,24 +47,35 @@ def canary_tcp():
 def canary_udp():
     while True:
         m, a = udp6.recvfrom(2048); log("canary.log", "udp %s %r" % (a, m))
-# DNS: answers A for names under test.example with the netns server's address; logs every question.
+# DNS: answers A for names under test.example with the netns server's address; logs every question (UDP and TCP).
 dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 dns.bind(("127.0.0.1", 0))
 D = dns.getsockname()[1]
-def serve_dns():
-    while True:
-        q, a = dns.recvfrom(2048)
+dns_tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+dns_tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+dns_tcp.bind(("127.0.0.1", D)); dns_tcp.listen(16)
+def answer(q, how):
         i, labels = 12, []
         while q[i]:
             labels.append(q[i+1:i+1+q[i]].decode()); i += 1 + q[i]
         qtype = int.from_bytes(q[i+1:i+3], "big"); name = ".".join(labels).lower()
-        log("dns.log", "%s %d" % (name, qtype))
+        log("dns.log", "%s %d %s" % (name, qtype, how))
         hit = name.endswith("test.example") and qtype == 1
         r = q[:2] + b"\x81\x80" + q[4:6] + (b"\x00\x01" if hit else b"\x00\x00") + b"\x00\x00\x00\x00" + q[12:i+5]
         if hit:
             r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([198, 51, 100, 2])
-        dns.sendto(r, a)
-for f in (httpd.serve_forever, canary_tcp, canary_udp, serve_dns):
+        return r
+def serve_dns():
+    while True:
+        q, a = dns.recvfrom(2048)
+        dns.sendto(answer(q, "udp"), a)
+def serve_dns_tcp():
+    while True:
+        c, _ = dns_tcp.accept()
+        n = int.from_bytes(c.recv(2), "big"); q = b""
+        while len(q) < n: q += c.recv(n - len(q))
+        r = answer(q, "tcp"); c.sendall(len(r).to_bytes(2, "big") + r); c.close()
+for f in (httpd.serve_forever, canary_tcp, canary_udp, serve_dns, serve_dns_tcp):
     threading.Thread(target=f, daemon=True).start()
 print(A, B, D, flush=True)
 threading.Event().wait()
@@ -760,4 +771,40 @@ int main(void) {{
     for n in ["viasendto", "viasendmsg.", "viasendmmsg1", "viasendmmsg2"] {
         assert!(dns.contains(n), "{n} missing from {dns}");
     }
+}
+
+#[test]
+fn dns_over_tcp_forwarded_for_allowed_names_only() {
+    if !root_only() {
+        return;
+    }
+    let f = Fixture::new("net-dnstcp");
+    let pol = f.policy("sandbox", &["*.test.example:80".into()]);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("\\x{x:02x}")).collect::<String>();
+    let py = format!(
+        r#"
+import socket
+def ask(q):
+    s = socket.create_connection(("127.0.0.53", 53), timeout=5)
+    s.sendall(len(q).to_bytes(2, "big") + q)
+    n = int.from_bytes(s.recv(2), "big"); r = b""
+    while len(r) < n: r += s.recv(n - len(r))
+    return r
+r = ask(b"{ok}"); print("allowed rcode", r[3] & 15, "answers", int.from_bytes(r[6:8], "big"))
+r = ask(b"{no}"); print("denied rcode", r[3] & 15)
+"#,
+        ok = hex(&dns_query("overtcp.test.example", 0x5555)),
+        no = hex(&dns_query("overtcp.evil.example", 0x6666)),
+    );
+    f.ws.write("tcpdns.py", &py);
+    let out = run_sandboxed(
+        &["--policy", pol.to_str().expect("ascii")],
+        &["/usr/bin/python3", "tcpdns.py"],
+        f.ws.path(),
+    );
+    assert!(out.stdout.contains("allowed rcode 0 answers 1"), "{out}");
+    assert!(out.stdout.contains("denied rcode 3"), "{out}");
+    let dns = f.log("dns.log");
+    assert!(dns.contains("overtcp.test.example 1 tcp"), "{dns}");
+    assert!(!dns.contains("evil"), "{dns}");
 }

@@ -232,10 +232,10 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     };
     write_id_maps(child).map_err(fail)?;
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
-    let mut resolver = None;
+    let mut resolver = Vec::new();
     let mut first = proto::recv(ours.as_fd());
-    if let Ok((Msg::Resolver, Some(fd))) = first {
-        resolver = Some(fd);
+    while let Ok((Msg::Resolver, Some(fd))) = first {
+        resolver.push(fd);
         first = proto::recv(ours.as_fd());
     }
     let tmp = match first {
@@ -320,9 +320,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
         }),
     );
-    if let Some(sock) = resolver {
+    if !resolver.is_empty() {
         crate::net::dns::start(
-            sock,
+            resolver,
             spec.policy.net.clone(),
             Arc::clone(&spec.policy.resolved),
         )
