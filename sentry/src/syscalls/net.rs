@@ -583,6 +583,16 @@ pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
                 ));
             }
             let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
+            if t.k.policy.net.mode != Mode::Host && crate::net::is_host_socket(sock.as_fd()) {
+                // A socket the sentry made in the host's namespace (its connect failed, so it is unbound): binding
+                // it would open a port on the host's network.
+                return Err(t.k.policy.refuse_net(
+                    &t.subject,
+                    format!("bind {ip}:{port}"),
+                    "binding a socket of the host's namespace is refused",
+                    Errno::EACCES,
+                ));
+            }
             sys::bind_raw(sock.as_fd(), &addr)?;
             Ok(Reply::Val(0))
         }

@@ -97,7 +97,7 @@ const fn type_is(t: u32) -> Cond {
 
 /// socket(2): refused for any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_PACKET, AF_VSOCK to a
 /// hypervisor, AF_ALG and the rest are outside the sandbox's namespace or kernel attack surface); for raw (3) and
-/// packet (10) inet sockets; and for netlink other than NETLINK_ROUTE (which, without capabilities, can only read
+/// packet (10) inet sockets; for SCTP (see PROTO_SCTP); and for netlink other than NETLINK_ROUTE (which, without capabilities, can only read
 /// routes and addresses; netlink sockets are SOCK_RAW by nature, so the raw conditions name the inet families).
 const SOCKET_GUARD: &[&[Cond]] = &[
     &[
@@ -129,7 +129,16 @@ const SOCKET_GUARD: &[&[Cond]] = &[
             cmp: Cmp::Ne32(0),
         },
     ],
+    &[family_is(2), PROTO_SCTP],
+    &[family_is(10), PROTO_SCTP],
 ];
+
+/// IPPROTO_SCTP: SCTP connects through setsockopt(SCTP_SOCKOPT_CONNECTX), which carries addresses the sentry would
+/// never see.
+const PROTO_SCTP: Cond = Cond {
+    arg: 2,
+    cmp: Cmp::Eq32(132),
+};
 
 /// PER_LINUX: the default personality.
 const PER_LINUX: u32 = 0;
@@ -1222,6 +1231,7 @@ mod tests {
                     .any(|c| *c == [family_is(fam), type_is(ty)]));
             }
         }
+        assert_eq!(libc::IPPROTO_SCTP, 132);
         let flags = u32::try_from(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC).expect("positive");
         assert_eq!(SOCK_TYPE_BITS & flags, 0);
         assert_eq!(libc::NETLINK_ROUTE, 0);
