@@ -254,7 +254,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (
         libc::SYS_connect,
-        Entry::emulated("connect", net::sys_connect, "address copied once and checked; the sentry connects the socket"),
+        Entry::emulated("connect", net::sys_connect, "address copied once and decided; the sentry connects (outside: its own host-side socket, installed at the fd)"),
     ),
     (libc::SYS_accept, Entry::native("accept", "on a socket the agent holds; network namespace bounds it")),
     (
@@ -264,7 +264,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_recvfrom, Entry::native("recvfrom", "receives on a socket the agent already holds")),
     (
         libc::SYS_sendmsg,
-        Entry::emulated("sendmsg", net::sys_sendmsg, "unix sockets: message copied, checked, sent by the sentry"),
+        Entry::emulated("sendmsg", net::sys_sendmsg, "unix, host-side or outside-bound: copied, decided, sent by the sentry; else continued (namespace-bound)"),
     ),
     (libc::SYS_recvmsg, Entry::native("recvmsg", "receives on a socket the agent already holds")),
     (libc::SYS_shutdown, Entry::native("shutdown", "on a socket the agent already holds")),
@@ -834,7 +834,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_syncfs, Entry::native("syncfs", "flushes the filesystem of an fd the agent holds; no authority")),
     (
         libc::SYS_sendmmsg,
-        Entry::emulated("sendmmsg", net::sys_sendmmsg, "inet: continued (namespace-bound); unix: each message checked and sent by the sentry"),
+        Entry::emulated("sendmmsg", net::sys_sendmmsg, "as sendmsg, message by message"),
     ),
     (libc::SYS_setns, Entry::denied("setns", Errno::EPERM, "joining another namespace would leave the sandbox's")),
     (libc::SYS_getcpu, Entry::native("getcpu", "which CPU and node the caller runs on")),
