@@ -166,6 +166,19 @@ fn setup_fixtures(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The tree `tar` walks: TAR_FILES small files in 100 directories.
+fn setup_tree(dir: &Path) -> Result<(), String> {
+    for i in 0..TAR_FILES {
+        let d = dir.join(format!("d{:02}", i % 100));
+        if i < 100 {
+            std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let f = d.join(format!("f{i:05}"));
+        std::fs::write(&f, b"tree\n").map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    Ok(())
+}
+
 fn cstring(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
 }
@@ -506,13 +519,26 @@ fn base_command(program: &Path, cwd: &Path) -> Command {
 enum Mode {
     Native,
     Sentry,
+    /// The sentry with a glob deny rule that matches nothing: the view is then not exact, so no open is continued
+    /// natively and every file open is served by the gofer (and every stat by the sentry).
+    Gofer,
 }
+
+/// The deny rule that puts the sentry in `Mode::Gofer`.
+const GOFER_DENY: &str = "**/.capvisor-bench-matches-nothing";
+/// Files in the tree `tar -cf /dev/null` walks.
+const TAR_FILES: usize = 10_000;
+const TAR_DIR: &str = "bench-tree";
+const GOFER_OPEN_CLOSE_MAX_RATIO: f64 = 6.0;
+const GOFER_STAT_MAX_RATIO: f64 = 4.0;
+const TAR_MAX_RATIO: f64 = 2.0;
 
 impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Native => "native",
             Mode::Sentry => "sentry",
+            Mode::Gofer => "sentry (gofer)",
         }
     }
 }
@@ -539,6 +565,11 @@ impl Driver {
                 c.args(["exec", "--"]).args(argv);
                 c
             }
+            Mode::Gofer => {
+                let mut c = base_command(&self.sentry, &self.work);
+                c.args(["exec", "--deny", GOFER_DENY, "--"]).args(argv);
+                c
+            }
         }
     }
 
@@ -555,7 +586,7 @@ impl Driver {
                     c.env(ADDR_ENV, format!("127.0.0.1:{p}"));
                     c
                 }
-                Mode::Sentry => {
+                Mode::Sentry | Mode::Gofer => {
                     let mut c = base_command(&self.sentry, &self.work);
                     c.args(["exec", "--net", "sandbox"])
                         .arg(format!("--allow-net=host.loopback:{p}-{}", p + 1))
@@ -589,6 +620,26 @@ impl Driver {
                 one_line(&stdout)
             )
         })
+    }
+
+    /// Wall time of one `tar -cf /dev/null` of the 10,000-file tree.
+    fn tar(&self, mode: Mode) -> Result<f64, String> {
+        let mut c = self.command(mode, &["/bin/tar", "-cf", "/dev/null", TAR_DIR]);
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = c
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "{} tar exited with {}: {}",
+                mode.name(),
+                out.status,
+                one_line(&String::from_utf8_lossy(&out.stderr))
+            ));
+        }
+        Ok(took.as_secs_f64() * 1e9)
     }
 
     /// Wall time of one start-to-exit of `/bin/true`.
@@ -783,7 +834,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 let r = d.probe(mode, probe, n);
                 match mode {
                     Mode::Native => native.push(r),
-                    Mode::Sentry => sentry.push(r),
+                    Mode::Sentry | Mode::Gofer => sentry.push(r),
                 }
             }
             // A probe that fails once will fail again: do not spend the rounds on it.
@@ -792,6 +843,52 @@ fn run_main(args: &[&str]) -> Result<(), String> {
             }
         }
         rows.push(Row::new(probe.name(), n, &native, &sentry));
+    }
+
+    // The same probes with every open served by the gofer (a policy whose view is not exact).
+    for (probe, name) in [
+        (Probe::OpenClose, "open_close/gofer"),
+        (Probe::Stat, "stat/mediated"),
+        (Probe::Read100, "read_100/gofer"),
+    ] {
+        let n = probe.iterations(cfg.quick);
+        let mut native = Vec::new();
+        let mut gofer = Vec::new();
+        for round in 0..rounds {
+            progress(&format!("{name:<16} round {}/{rounds}", round + 1));
+            let order = if round % 2 == 0 {
+                [Mode::Native, Mode::Gofer]
+            } else {
+                [Mode::Gofer, Mode::Native]
+            };
+            for mode in order {
+                let r = d.probe(mode, probe, n);
+                if mode == Mode::Native {
+                    native.push(r);
+                } else {
+                    gofer.push(r);
+                }
+            }
+        }
+        rows.push(Row::new(name, n, &native, &gofer));
+    }
+    // tar -cf /dev/null of a 10,000-file tree: default policy, and every open through the gofer.
+    setup_tree(&ws.0.join(TAR_DIR))?;
+    for (mode, name) in [(Mode::Sentry, "tar_10k"), (Mode::Gofer, "tar_10k/gofer")] {
+        let mut native = Vec::new();
+        let mut sandboxed = Vec::new();
+        let _ = d.tar(Mode::Native);
+        for round in 0..rounds {
+            progress(&format!("{name:<16} round {}/{rounds}", round + 1));
+            if round % 2 == 0 {
+                native.push(d.tar(Mode::Native));
+                sandboxed.push(d.tar(mode));
+            } else {
+                sandboxed.push(d.tar(mode));
+                native.push(d.tar(Mode::Native));
+            }
+        }
+        rows.push(Row::new(name, 1, &native, &sandboxed));
     }
 
     // Start-up: warm the page cache, then alternate.
@@ -813,7 +910,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
             let r = d.startup(mode).map(|t| t.as_secs_f64() * 1e9);
             match mode {
                 Mode::Native => native.push(r),
-                Mode::Sentry => sentry.push(r),
+                Mode::Sentry | Mode::Gofer => sentry.push(r),
             }
         }
     }
@@ -878,6 +975,9 @@ fn checks(rows: &[Row], startup: &Row) -> Vec<Check> {
     vec![
         ratio_check("getpid", "getpid", GETPID_MAX_RATIO),
         ratio_check("open+close", "open_close", OPEN_CLOSE_MAX_RATIO),
+        ratio_check("gofer open", "open_close/gofer", GOFER_OPEN_CLOSE_MAX_RATIO),
+        ratio_check("gofer stat", "stat/mediated", GOFER_STAT_MAX_RATIO),
+        ratio_check("tar 10k", "tar_10k/gofer", TAR_MAX_RATIO),
         ratio_check("tcp connect", "tcp_connect", TCP_CONNECT_MAX_RATIO),
         ratio_check("100MiB xfer", "transfer_100m", TRANSFER_MAX_RATIO),
         Check {

@@ -50,6 +50,22 @@ enum Cmd {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Answer a pending question of a sandbox run with `--on-deny ask --control PATH`: allow it.
+    Approve(AnswerArgs),
+    /// Answer a pending question: refuse it.
+    Deny(AnswerArgs),
+}
+
+#[derive(Args, Debug)]
+struct AnswerArgs {
+    /// The question's id (from the control socket's `question` message or the audit log).
+    id: u64,
+    /// The sandbox's control socket (default: $SENTRY_CONTROL).
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// (approve only) Allow this access to this path for the rest of the run, without asking again.
+    #[arg(long)]
+    always: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,6 +91,18 @@ struct PolicyArgs {
     /// Start from an empty policy instead of the embedded default.
     #[arg(long)]
     no_default: bool,
+    /// Set a budget: tasks, memory, cpu, wall, disk, files or egress (e.g. memory=512M, cpu=30s, tasks=256, wall=none).
+    #[arg(long, value_name = "NAME=VALUE")]
+    limit: Vec<String>,
+    /// What to do with a request the policy does not grant: deny (default) or ask a controller.
+    #[arg(long, value_name = "deny|ask")]
+    on_deny: Option<String>,
+    /// How long a question waits for an answer before it counts as a refusal (default 60s).
+    #[arg(long, value_name = "SECONDS")]
+    approval_timeout: Option<String>,
+    /// Put the contents of FILE into the agent's environment as NAME (redacted from the audit log and --strace).
+    #[arg(long, value_name = "NAME=@FILE")]
+    secret: Vec<String>,
     /// Network mode: none (only the sandbox's own loopback; the default), sandbox (egress mediated by the sentry,
     /// by the allow rules) or host (the host's network namespace, every connect decided by the allow rules).
     #[arg(long, value_name = "MODE")]
@@ -104,6 +132,9 @@ struct ExecArgs {
     /// Print each mediated syscall to stderr as it is answered.
     #[arg(long)]
     strace: bool,
+    /// A control socket for this sandbox (JSON lines; see README): approval questions and answers.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
     /// The program and its arguments.
     #[arg(
         required = true,
@@ -152,6 +183,8 @@ pub fn main() -> i32 {
             print_table(json);
             0
         }
+        Cmd::Approve(a) => answer(&a, true),
+        Cmd::Deny(a) => answer(&a, false),
         Cmd::Policy {
             cmd: PolicyCmd::Explain(a),
         } => match build_policy(&a, &anchors()) {
@@ -161,6 +194,32 @@ pub fn main() -> i32 {
             }
             Err(code) => code,
         },
+    }
+}
+
+/// `sentry approve` / `sentry deny`: 0 when the sentry took the answer, 1 when it refused it (no such question).
+fn answer(a: &AnswerArgs, allow: bool) -> i32 {
+    if a.always && !allow {
+        eprintln!("sentry: --always goes with approve only");
+        return EXIT_USAGE;
+    }
+    let Some(control) = a
+        .control
+        .clone()
+        .or_else(|| std::env::var_os("SENTRY_CONTROL").map(PathBuf::from))
+    else {
+        eprintln!("sentry: which sandbox? give --control PATH (or set SENTRY_CONTROL)");
+        return EXIT_USAGE;
+    };
+    match crate::policy::approval::send_answer(&control, a.id, allow, a.always) {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("sentry: question {}: {e}", a.id);
+            1
+        }
     }
 }
 
@@ -197,6 +256,10 @@ fn build_policy(a: &PolicyArgs, anchors: &Anchors) -> Result<Policy, i32> {
         rw: a.rw.clone(),
         deny: a.deny.clone(),
         env: vec![],
+        limit: a.limit.clone(),
+        on_deny: a.on_deny.clone(),
+        approval_timeout: a.approval_timeout.clone(),
+        secret: a.secret.clone(),
         net: a.net.clone(),
         allow_net: a.allow_net.clone(),
     })
@@ -243,6 +306,36 @@ fn env_for(policy: &Policy, extra: &[String]) -> Vec<CString> {
         .collect()
 }
 
+/// Reads every secret's value from its file (one trailing newline dropped). Unreadable or empty: a policy error.
+fn read_secrets(policy: &Policy) -> Result<Vec<(String, String)>, i32> {
+    let mut out = Vec::new();
+    for (name, file) in &policy.controls.secrets {
+        let v = match std::fs::read(file) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("sentry: secret {name}: cannot read {file}: {e}");
+                return Err(EXIT_POLICY);
+            }
+        };
+        let mut v = String::from_utf8(v).map_err(|_| {
+            eprintln!("sentry: secret {name}: {file} is not UTF-8 text");
+            EXIT_POLICY
+        })?;
+        if v.ends_with('\n') {
+            v.pop();
+            if v.ends_with('\r') {
+                v.pop();
+            }
+        }
+        if v.is_empty() {
+            eprintln!("sentry: secret {name}: {file} is empty");
+            return Err(EXIT_POLICY);
+        }
+        out.push((name.clone(), v));
+    }
+    Ok(out)
+}
+
 /// PATH lookup as execvp does, in the sandbox's environment.
 fn find_program(cmd: &Path, env: &[CString], workdir: &Path) -> Option<PathBuf> {
     if cmd.as_os_str().as_bytes().contains(&b'/') {
@@ -286,7 +379,25 @@ fn exec(a: ExecArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let env = env_for(&policy, &a.env);
+    let mut env = env_for(&policy, &a.env);
+    let secrets = match read_secrets(&policy) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for (name, value) in &secrets {
+        // A secret wins over a variable of the same name from anywhere else.
+        let prefix = format!("{name}=");
+        env.retain(|e| !e.as_bytes().starts_with(prefix.as_bytes()));
+        let mut b = prefix.into_bytes();
+        b.extend_from_slice(value.as_bytes());
+        match CString::new(b) {
+            Ok(c) => env.push(c),
+            Err(_) => {
+                eprintln!("sentry: secret {name}: the value contains a NUL byte");
+                return EXIT_POLICY;
+            }
+        }
+    }
     let Some(cmd0) = a.cmd.first() else {
         eprintln!("sentry: no program given");
         return EXIT_USAGE;
@@ -356,7 +467,10 @@ fn exec(a: ExecArgs) -> i32 {
         crate::audit::now().to_bits() & 0xffff_ffff
     );
     let audit = match Audit::new(sandbox_id, a.audit.as_deref(), a.strace, a.audit_summary) {
-        Ok(x) => x,
+        Ok(mut x) => {
+            x.redact(secrets.iter().map(|(_, v)| v.clone()).collect());
+            x
+        }
         Err(e) => {
             eprintln!(
                 "sentry: --audit {}: {e}",
@@ -366,6 +480,10 @@ fn exec(a: ExecArgs) -> i32 {
         }
     };
     let mut policy = policy;
+    policy.controls.control = a
+        .control
+        .as_ref()
+        .map(|c| crate::policy::load::normalize(&anchors.cwd.join(c)));
     if let Some(path) = &a.audit {
         // The audit log must not be writable from inside: deny it (and so mask it) when a grant would expose it.
         let real = crate::policy::load::canonical_prefix(&anchors.cwd.join(path), false);
@@ -467,6 +585,7 @@ pub fn explain(p: &Policy) -> String {
     }
     s.push_str("\nProvably excluded:\n");
     s.push_str("  - every host path not listed above: not present in the sandbox's mount view, and refused (ENOENT) by the sentry\n");
+    s.push_str("  - host file access beyond the grants: every file opened and every change made for the agent is performed by a\n    separate gofer process whose mount namespace holds only the grants above (read-only ones mounted read-only),\n    with no capabilities, no network and a seccomp allowlist\n");
     let (net_excluded, net_rules) = explain_network(&p.net);
     s.push_str(&net_excluded);
     s.push_str("  - devices other than the ones above; creating device nodes (mknod: EPERM)\n");
@@ -476,6 +595,59 @@ pub fn explain(p: &Policy) -> String {
     s.push_str(&net_rules);
     s.push_str("\nEnvironment passed in: ");
     s.push_str(&p.env_pass.join(" "));
+    s.push('\n');
+    s.push_str(&explain_controls(p));
+    s
+}
+
+/// The agent-control part of `policy explain`: budgets (with what enforces each on this host, found by making the
+/// cgroups and removing them again), the approval mode, and secret names.
+fn explain_controls(p: &Policy) -> String {
+    let c = &p.controls;
+    let mut s = String::new();
+    if !c.secrets.is_empty() {
+        s.push_str(
+            "Secrets put into the environment (values redacted from the audit log and --strace):\n",
+        );
+        for (name, from) in &c.secrets {
+            s.push_str(&format!("  {name}    (from {from})\n"));
+        }
+    }
+    let probe = crate::sandbox::budget::Budget::prepare(&c.limits).describe();
+    s.push_str("\nBudgets (per sandbox; \"none\" is unlimited):\n");
+    for name in crate::policy::limits::NAMES {
+        let origin = c
+            .limit_origin
+            .get(name)
+            .map_or("default", String::as_str)
+            .trim_matches(['(', ')']);
+        let how = probe["enforcement"][name].as_str().unwrap_or("");
+        let how = if how.is_empty() {
+            String::new()
+        } else {
+            format!(" — {how}")
+        };
+        s.push_str(&format!(
+            "  {name:<7} {:<6} ({origin}){how}\n",
+            c.limits.show(name)
+        ));
+    }
+    if let Some(notes) = probe["degraded"].as_array().filter(|n| !n.is_empty()) {
+        s.push_str("  degraded on this host (no cgroup for some budgets):\n");
+        for n in notes {
+            s.push_str(&format!("    - {}\n", n.as_str().unwrap_or("")));
+        }
+    }
+    s.push_str(&format!(
+        "\nOn a request the policy does not grant: {}",
+        c.approval.mode.as_str()
+    ));
+    if c.approval.mode == crate::policy::limits::OnDeny::Ask {
+        s.push_str(&format!(
+            " (a controller decides: --control socket, else the sentry's terminal; no answer within {}s is a refusal)",
+            c.approval.timeout.as_secs()
+        ));
+    }
     s.push('\n');
     s
 }

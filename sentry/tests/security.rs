@@ -8,11 +8,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
     assert_no_panic, command, compile_c, have, kill_group, run_command, run_sandboxed, run_sentry,
-    sandbox_command, sentry_bin, Output, TempDir, RUN_TIMEOUT,
+    sandbox_command, sentry_bin, wait_until, Output, TempDir, RUN_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -152,20 +152,6 @@ fn pids_with_arg(token: &str, exact: bool) -> Vec<i32> {
         }
     }
     pids
-}
-
-/// Polls `cond` every 50 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn errno_of(rec: &Value) -> &str {

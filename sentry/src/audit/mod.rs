@@ -87,15 +87,19 @@ struct Counts {
 #[derive(Debug)]
 pub struct Audit {
     pub sandbox: String,
-    file: Option<Mutex<File>>,
+    file: Option<std::sync::Arc<Mutex<File>>>,
     strace: bool,
     summary: bool,
     counts: Mutex<BTreeMap<&'static str, Counts>>,
     denied_total: AtomicU64,
     first_denial: Mutex<Option<String>>,
+    /// Secret values: replaced by `[redacted]` in every record, strace line and hint.
+    secrets: Vec<String>,
     /// Network destinations decided: (allowed, denied) counts.
     dests: Mutex<BTreeMap<String, (u64, u64)>>,
 }
+
+const REDACTED: &str = "[redacted]";
 
 pub fn now() -> f64 {
     SystemTime::now()
@@ -112,12 +116,12 @@ impl Audit {
         summary: bool,
     ) -> std::io::Result<Self> {
         let file = match file {
-            Some(p) => Some(Mutex::new(
+            Some(p) => Some(std::sync::Arc::new(Mutex::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(p)?,
-            )),
+            ))),
             None => None,
         };
         Ok(Self {
@@ -128,8 +132,60 @@ impl Audit {
             counts: Mutex::new(BTreeMap::new()),
             denied_total: AtomicU64::new(0),
             first_denial: Mutex::new(None),
+            secrets: Vec::new(),
             dests: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// A second handle on the same log (same file, same redaction; its own counters), for components that record
+    /// lifecycle events from their own threads (the approval controller).
+    pub fn share(&self) -> Self {
+        Self {
+            sandbox: self.sandbox.clone(),
+            file: self.file.clone(),
+            strace: self.strace,
+            summary: false,
+            counts: Mutex::new(BTreeMap::new()),
+            denied_total: AtomicU64::new(0),
+            first_denial: Mutex::new(None),
+            secrets: self.secrets.clone(),
+            dests: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Secret values to keep out of every output of this module.
+    pub fn redact(&mut self, secrets: Vec<String>) {
+        self.secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        // Longest first, so a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    fn redact_str(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for v in &self.secrets {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// Redacts every string (keys included) of a JSON value in place.
+    fn redact_value(&self, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if self.secrets.iter().any(|x| s.contains(x.as_str())) => {
+                *s = self.redact_str(s);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value(x)),
+            serde_json::Value::Object(o) => {
+                let taken = std::mem::take(o);
+                for (k, mut x) in taken {
+                    self.redact_value(&mut x);
+                    o.insert(self.redact_str(&k), x);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Whether dispatch should build full records (file or strace). Counting happens regardless.
@@ -186,13 +242,17 @@ impl Audit {
     }
 
     pub fn first_denial(&self) -> Option<String> {
-        self.first_denial.lock().ok().and_then(|f| f.clone())
+        self.first_denial
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .map(|s| self.redact_str(&s))
     }
 
     /// Writes one syscall record.
     pub fn record(&self, ev: &Event<'_>) {
         if self.strace {
-            eprintln!("{}", render_strace(ev));
+            eprintln!("{}", self.redact_str(&render_strace(ev)));
         }
         if let Some(f) = &self.file {
             self.write_line(f, ev);
@@ -209,8 +269,27 @@ impl Audit {
         self.write_line(f, &obj);
     }
 
+    /// A budget ran out: the typed `budget_exceeded` record, and one line on stderr (the program is about to fail or
+    /// be stopped, and the user should know why).
+    pub fn budget_exceeded(&self, resource: &str, limit: &str, used: &str, action: &str) {
+        eprintln!("sentry: budget exceeded: {resource} (limit {limit}, used {used}): {action}");
+        self.lifecycle(
+            "budget_exceeded",
+            serde_json::json!({ "resource": resource, "limit": limit, "used": used, "action": action }),
+        );
+    }
+
     fn write_line<T: Serialize>(&self, f: &Mutex<File>, v: &T) {
-        let Ok(mut line) = serde_json::to_vec(v) else {
+        let line = if self.secrets.is_empty() {
+            serde_json::to_vec(v)
+        } else {
+            // Structurally, so that a short secret cannot corrupt the JSON around it.
+            serde_json::to_value(v).and_then(|mut val| {
+                self.redact_value(&mut val);
+                serde_json::to_vec(&val)
+            })
+        };
+        let Ok(mut line) = line else {
             return;
         };
         line.push(b'\n');

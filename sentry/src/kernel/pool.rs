@@ -31,6 +31,15 @@ pub struct Pool {
 
 thread_local! {
     static LEADER: Cell<bool> = const { Cell::new(false) };
+    /// The kernel this worker serves, for [`handoff_current`].
+    static KERNEL: std::cell::RefCell<std::sync::Weak<Kernel>> = const { std::cell::RefCell::new(std::sync::Weak::new()) };
+}
+
+/// [`handoff`] for code that has no `&Kernel` at hand (the policy, before it waits for an approval).
+pub fn handoff_current() {
+    if let Some(k) = KERNEL.with(|k| k.borrow().upgrade()) {
+        handoff(&k);
+    }
 }
 
 /// Called by a handler before an operation that may block: leadership passes to a follower. A no-op outside the
@@ -72,6 +81,7 @@ fn spawn(k: Arc<Kernel>) {
 fn worker(k: Arc<Kernel>) {
     // Same discretionary access checks as the agent, which has no capabilities.
     let _ = crate::sys::drop_effective_caps_this_thread();
+    KERNEL.with(|slot| *slot.borrow_mut() = Arc::downgrade(&k));
     loop {
         // Wait to become the leader.
         let spawn_follower = {

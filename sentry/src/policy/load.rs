@@ -64,6 +64,15 @@ pub struct PolicyFile {
     pub filesystem: FsSection,
     #[serde(default)]
     pub env: EnvSection,
+    /// Budgets (see `policy::limits`).
+    #[serde(default)]
+    pub limits: super::limits::LimitsSection,
+    /// What to do with requests the policy does not grant.
+    #[serde(default)]
+    pub approval: super::limits::ApprovalSection,
+    /// Secrets: NAME = "@FILE", put into the agent's environment only.
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub network: NetSection,
     /// The text parsed, for line numbers of values checked after parsing (network rules).
@@ -142,6 +151,14 @@ pub struct Overrides {
     pub rw: Vec<String>,
     pub deny: Vec<String>,
     pub env: Vec<String>,
+    /// `--limit NAME=VALUE`.
+    pub limit: Vec<String>,
+    /// `--on-deny deny|ask`.
+    pub on_deny: Option<String>,
+    /// `--approval-timeout SECONDS`.
+    pub approval_timeout: Option<String>,
+    /// `--secret NAME=@FILE`.
+    pub secret: Vec<String>,
     /// `--net MODE`.
     pub net: Option<String>,
     /// `--allow-net RULE`.
@@ -175,7 +192,21 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            // A bad value: name the key it belongs to (`memory = "lots"` → memory).
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let lhs = before[line_start..].trim_end();
             let key = text.get(span.clone()).unwrap_or("").trim();
+            if let Some(k) = lhs.strip_suffix('=') {
+                let k = k.trim();
+                if !k.is_empty() && k.len() <= 60 {
+                    // The value too, when it is short: an inline table's bad field is only named there.
+                    return if !key.is_empty() && key.len() <= 80 && key.contains(['{', '[']) {
+                        format!("line {line}, column {col}, key `{k}` at `{key}`: {msg}")
+                    } else {
+                        format!("line {line}, column {col}, key `{k}`: {msg}")
+                    };
+                }
+            }
             if key.is_empty() || key.len() > 60 {
                 format!("line {line}, column {col}: {msg}")
             } else {
@@ -302,6 +333,7 @@ pub struct Builder {
     tmp_size: u64,
     env_pass: Vec<String>,
     env_set: Vec<(String, String)>,
+    controls: super::limits::Controls,
     net: super::net_rules::NetPolicy,
 }
 
@@ -314,6 +346,7 @@ impl Builder {
             tmp_size: 1 << 30,
             env_pass: vec![],
             env_set: vec![],
+            controls: Default::default(),
             net: Default::default(),
         }
     }
@@ -374,7 +407,55 @@ impl Builder {
         for (k, v) in &f.env.set {
             self.env_set.push((k.clone(), v.clone()));
         }
+        let before = self.controls.limits.clone();
+        f.limits.apply(&mut self.controls.limits);
+        for name in super::limits::NAMES {
+            if self.controls.limits.get(name) != before.get(name) {
+                self.controls.limit_origin.insert(name, origin.to_string());
+            }
+        }
+        if let Some(m) = &f.approval.mode {
+            self.controls.approval.mode =
+                super::limits::OnDeny::parse(m).map_err(|msg| LoadError::Parse {
+                    path: origin.into(),
+                    msg: format!("[approval] mode: {msg}"),
+                })?;
+        }
+        if let Some(t) = &f.approval.timeout {
+            self.controls.approval.timeout =
+                std::time::Duration::from_secs(t.0.unwrap_or(u64::MAX / 4));
+        }
+        for (name, source) in &f.secrets {
+            self.secret(name, source, origin)?;
+        }
         self.add_network(f, origin)
+    }
+
+    /// A secret NAME from `@FILE` (the value is read when the sandbox starts, never by `policy explain`).
+    pub fn secret(&mut self, name: &str, source: &str, origin: &str) -> Result<(), LoadError> {
+        let bad = |msg: String| LoadError::Parse {
+            path: origin.into(),
+            msg,
+        };
+        let valid_name = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(bad(format!(
+                "secret {name:?}: the name must be an environment variable name (letters, digits, _)"
+            )));
+        }
+        let Some(file) = source.strip_prefix('@') else {
+            return Err(bad(format!(
+                "secret {name}: the value must be @FILE (a file holding it), so that it never appears on a command line or in a policy"
+            )));
+        };
+        let path = expand(file, &self.anchors, origin)?;
+        self.controls.secrets.retain(|(n, _)| n != name);
+        self.controls
+            .secrets
+            .push((name.to_string(), path.to_string_lossy().into_owned()));
+        Ok(())
     }
 
     fn add_network(&mut self, f: &PolicyFile, origin: &str) -> Result<(), LoadError> {
@@ -485,6 +566,44 @@ impl Builder {
         for p in &o.deny {
             self.deny(p, Errno::EACCES, DenyScope::All, "--deny")?;
         }
+        for l in &o.limit {
+            let bad = |msg: String| LoadError::Parse {
+                path: "--limit".into(),
+                msg,
+            };
+            let (name, value) = l
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{l:?}: want NAME=VALUE")))?;
+            let v = super::limits::parse_value(name.trim(), value)
+                .map_err(|m| bad(format!("{}: {m}", name.trim())))?;
+            self.controls.limits.set(name.trim(), v).map_err(bad)?;
+            if let Some(n) = super::limits::NAMES.iter().find(|n| **n == name.trim()) {
+                self.controls.limit_origin.insert(n, "--limit".into());
+            }
+        }
+        if let Some(m) = &o.on_deny {
+            self.controls.approval.mode =
+                super::limits::OnDeny::parse(m).map_err(|msg| LoadError::Parse {
+                    path: "--on-deny".into(),
+                    msg,
+                })?;
+        }
+        if let Some(t) = &o.approval_timeout {
+            let secs = super::limits::parse_value("wall", t)
+                .map_err(|msg| LoadError::Parse {
+                    path: "--approval-timeout".into(),
+                    msg,
+                })?
+                .unwrap_or(u64::MAX / 4);
+            self.controls.approval.timeout = std::time::Duration::from_secs(secs);
+        }
+        for s in &o.secret {
+            let (name, source) = s.split_once('=').ok_or_else(|| LoadError::Parse {
+                path: "--secret".into(),
+                msg: format!("{s:?}: want NAME=@FILE"),
+            })?;
+            self.secret(name, source, "--secret")?;
+        }
         if let Some(m) = &o.net {
             self.net.mode = super::net_rules::Mode::parse(m).ok_or_else(|| LoadError::BadNet {
                 origin: "--net".into(),
@@ -519,6 +638,7 @@ impl Builder {
             env_set: self.env_set,
             ptys: false,
             deny_set: Default::default(),
+            controls: self.controls,
             net: self.net,
             resolved: Default::default(),
         }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approval;
+pub mod limits;
 pub mod load;
 pub mod net_rules;
 mod proc_rules;
@@ -136,6 +138,8 @@ pub struct Policy {
     pub ptys: bool,
     /// All deny rules as one matcher, built on first use.
     pub deny_set: std::sync::OnceLock<(globset::GlobSet, Vec<usize>)>,
+    /// Budgets, approval mode, secret names (`policy::limits`).
+    pub controls: limits::Controls,
     /// Network mode and egress rules.
     pub net: net_rules::NetPolicy,
     /// Names the sandbox's resolver handed out, by address: what `*.domain` rules are matched against.
@@ -157,7 +161,47 @@ impl Policy {
     /// The one decision. `path` is the canonical sandbox path (symlinks resolved in the sandbox's view); under /proc,
     /// the caller's own process is spelled `/proc/self`.
     pub fn check(&self, who: &Subject, access: Access, path: &Path) -> Result<Granted, Errno> {
-        let (result, rule) = self.decide(access, path);
+        let (mut result, mut rule) = self.decide(access, path);
+        if result.is_ok()
+            && access == Access::Write
+            && !path.starts_with("/dev")
+            && self.controls.usage.disk_exhausted()
+        {
+            // The disk budget is spent: what Linux gives a user over quota.
+            result = Err(Errno::EDQUOT);
+            rule = "budget disk exhausted".into();
+        }
+        if result.is_err() && access != Access::Lookup {
+            if let Some(asker) = self.controls.asker.as_ref().filter(|a| a.asking) {
+                if self.askable(&rule) {
+                    if let Some(id) = asker.always_covers(access, path) {
+                        result = Ok(());
+                        rule = format!("approved always by answer {id} (over {rule})");
+                    } else {
+                        // Only this syscall waits: another worker leads the pool meanwhile.
+                        crate::kernel::pool::handoff_current();
+                        let a = asker.ask(who.tid, access, path, &rule);
+                        if a.allow {
+                            result = Ok(());
+                            let always = if a.always { " always" } else { "" };
+                            rule = format!("approved{always} by answer {} (over {rule})", a.id);
+                        } else {
+                            rule = format!("refused by answer {} ({}): {rule}", a.id, a.by);
+                        }
+                    }
+                }
+            }
+        } else if result.is_err() && access == Access::Lookup {
+            // A lookup of a path an `always` answer opened is part of that grant.
+            if let Some(asker) = self.controls.asker.as_ref() {
+                if self.askable(&rule) {
+                    if let Some(id) = asker.always_covers(access, path) {
+                        result = Ok(());
+                        rule = format!("approved always by answer {id} (over {rule})");
+                    }
+                }
+            }
+        }
         who.decisions.borrow_mut().push(Decided {
             allow: result.is_ok(),
             access,
@@ -166,6 +210,20 @@ impl Policy {
             net: false,
         });
         result.map(|()| Granted { access })
+    }
+
+    /// May a refusal by `rule` be put to a controller? Only a deny rule whose matches the mount view still shows (a
+    /// `**` glob, or a rule that refuses writes only): anything masked in the view, outside every grant, or refused by
+    /// a fixed rule (/proc, /dev, unix sockets) could not be served by an approval anyway, so it is refused at once.
+    fn askable(&self, rule: &str) -> bool {
+        let Some(pattern) = rule.strip_prefix("deny ") else {
+            return false;
+        };
+        self.deny.iter().any(|d| {
+            d.pattern == pattern
+                && (d.scope == DenyScope::Write
+                    || (d.literal.is_none() && d.pattern.contains("**")))
+        })
     }
 
     /// The one decision for a network destination (connect, sendto, sendmsg, bind): the names the sandbox's resolver
@@ -505,6 +563,7 @@ mod tests {
             env_set: vec![],
             ptys: false,
             deny_set: Default::default(),
+            controls: Default::default(),
             net: Default::default(),
             resolved: Default::default(),
         }

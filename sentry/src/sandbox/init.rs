@@ -39,6 +39,8 @@ pub struct Plan {
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
+    /// Budgets the kernel enforces per process: (resource, soft, hard), set on the agent before exec.
+    pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
     /// The sandbox has its own network namespace (every mode but `--net host`): bring its loopback up.
     pub own_netns: bool,
     /// Bind the sandbox resolver's socket (`--net sandbox`) and hand it to the sentry.
@@ -536,6 +538,11 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     if let Err(e) = nix::unistd::setsid() {
         fail(format!("setsid: {}", e.desc()));
     }
+    // A fresh session keyring: nothing the invoking session holds (credentials cached by keyutils, krb5, ...) is
+    // reachable, even before the filter refuses keyctl itself.
+    if let Err(e) = sys::join_session_keyring() {
+        fail(format!("session keyring: {}", e.desc()));
+    }
     if let Some(tty) = tty {
         if let Err(e) = sys::set_controlling_tty(tty.as_fd()) {
             fail(format!("controlling terminal: {}", e.desc()));
@@ -569,6 +576,11 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         ));
     }
     sys::reset_signals();
+    for (r, soft, hard) in &plan.rlimits {
+        if let Err(e) = nix::sys::resource::setrlimit(*r, *soft, *hard) {
+            fail(format!("budget {r:?}: {}", e.desc()));
+        }
+    }
     if let Err(e) = sys::drop_all_caps() {
         fail(format!("drop capabilities: {}", e.desc()));
     }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
+pub mod cgroup;
 pub mod filter;
 pub mod init;
 mod landlock;
@@ -30,7 +32,7 @@ use crate::platform::Platform;
 use crate::policy::net_rules::Mode;
 use crate::policy::Policy;
 use crate::sys;
-use crate::vfs::{HostMount, Mount, Vfs};
+use crate::vfs::{GoferMount, Mount, Vfs};
 use init::{Bind, Plan};
 use proto::Msg;
 
@@ -92,9 +94,9 @@ pub fn preflight() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
+fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
     let mut binds = Vec::new();
-    let mut writable: Vec<Box<dyn Mount>> = Vec::new();
+    let mut roots = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(&g.path)
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.path.display())))?;
@@ -111,11 +113,12 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             });
             continue;
         }
-        if g.write {
-            let w = sys::open_abs(&c, libc::O_PATH)
-                .map_err(host(format!("open {}", g.path.display())))?;
-            writable.push(Box::new(HostMount::new(g.path.clone(), w)));
-        }
+        drop(c);
+        roots.push(gofer::Grant {
+            path: g.path.clone(),
+            writable: g.write,
+            exec: g.exec,
+        });
         binds.push(Bind {
             path: g.path.clone(),
             exec: g.exec,
@@ -150,6 +153,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             filters,
+            rlimits: vec![],
             own_netns: spec.policy.net.mode != Mode::Host,
             resolver: spec.policy.net.mode == Mode::Sandbox,
             overlays: if spec.policy.net.mode == Mode::Sandbox {
@@ -161,7 +165,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<Box<dyn Mount>>), SandboxError> {
                 vec![]
             },
         },
-        writable,
+        roots,
     ))
 }
 
@@ -193,7 +197,19 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     preflight()?;
     let interactive = tty::Terminal::wanted();
     spec.policy.ptys = true;
-    let (plan, writable) = plan(&spec)?;
+    if let Some(d) = spec.policy.controls.limits.disk {
+        // The disk budget bounds the private tmpfs too.
+        spec.policy.tmp_size = spec.policy.tmp_size.min(d);
+    }
+    let mut budget = budget::Budget::prepare(&spec.policy.controls.limits);
+    let (mut plan, roots) = plan(&spec)?;
+    plan.rlimits.clone_from(&budget.rlimits);
+    // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
+    // a host file of the sandbox's after this.
+    let gofer = Arc::new(
+        gofer::spawn(&roots, |pid| write_id_maps(pid).map_err(|e| e.to_string()))
+            .map_err(SandboxError::Setup)?,
+    );
     let (ours, theirs) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,
@@ -231,6 +247,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         e
     };
     write_id_maps(child).map_err(fail)?;
+    // Into the sandbox's cgroups before the init starts anything.
+    budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
     let mut resolver = Vec::new();
     let mut first = proto::recv(ours.as_fd());
@@ -286,7 +304,18 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
-    let mut mounts = writable;
+    let mut mounts: Vec<Box<dyn Mount>> = roots
+        .iter()
+        .zip(0..)
+        .map(|(g, id)| {
+            Box::new(GoferMount::new(
+                g.path.clone(),
+                id,
+                g.writable,
+                Arc::clone(&gofer),
+            )) as Box<dyn Mount>
+        })
+        .collect();
     let tmp_root = |sub: &str| -> Result<OwnedFd, SandboxError> {
         let c = CString::new(sub).map_err(|_| SandboxError::Setup("path".into()))?;
         sys::openat2(
@@ -298,15 +327,35 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         )
         .map_err(host("private tmpfs"))
     };
-    mounts.push(Box::new(HostMount::new(
-        PathBuf::from("/tmp"),
-        tmp_root("tmp")?,
-    )));
-    mounts.push(Box::new(HostMount::new(
-        PathBuf::from("/dev/shm"),
-        tmp_root("dev/shm")?,
-    )));
+    for (path, sub) in [("/tmp", "tmp"), ("/dev/shm", "dev/shm")] {
+        let dir = tmp_root(sub).map_err(&fail)?;
+        let id = gofer
+            .add_root(dir.as_fd())
+            .map_err(|e| fail(host("hand the private tmpfs to the gofer")(e)))?;
+        mounts.push(Box::new(GoferMount::new(
+            PathBuf::from(path),
+            id,
+            true,
+            Arc::clone(&gofer),
+        )));
+    }
+    budget.watch_tmp(tmp.try_clone().ok());
     drop(tmp);
+    gofer
+        .seal()
+        .map_err(|e| fail(host("seal the gofer's roots")(e)))?;
+    // The approval controller (and the control socket): after the clone, before any worker can ask.
+    let c = &spec.policy.controls;
+    if c.approval.mode == crate::policy::limits::OnDeny::Ask || c.control.is_some() {
+        let asker = crate::policy::approval::Asker::start(
+            c.approval.mode == crate::policy::limits::OnDeny::Ask,
+            c.approval.timeout,
+            c.control.as_deref(),
+            spec.audit.share(),
+        )
+        .map_err(|e| fail(SandboxError::Setup(e)))?;
+        spec.policy.controls.asker = Some(asker);
+    }
 
     let platform = crate::platform::Seccomp::new(listener);
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
@@ -314,10 +363,12 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         "sandbox_start",
         serde_json::json!({
             "platform": platform.name(),
+            "gofer_pid": gofer.pid(),
             "program": String::from_utf8_lossy(spec.program.as_bytes()),
             "argv": spec.argv.iter().map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned()).collect::<Vec<_>>(),
             "workdir": spec.workdir,
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
+            "budgets": budget.describe(),
         }),
     );
     if !resolver.is_empty() {
@@ -362,8 +413,54 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
 
     crate::kernel::pool::Pool::start(&kernel);
     let agent = agent_pid(child);
-    let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref());
+    let monitor = budget.start(Arc::clone(&kernel), child, agent);
+    let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref(), &gofer);
+    monitor.finish(status);
+    if let Some(a) = &kernel.policy.controls.asker {
+        a.shutdown();
+    }
     drop(term);
+    if let Some(why) = gofer_lost(&gofer) {
+        // Fail closed: the sandbox is already stopped (main_loop killed it when the gofer went away).
+        kernel.audit.lifecycle(
+            "integrity",
+            serde_json::json!({ "event": "gofer failed; sandbox stopped", "reason": why }),
+        );
+        kernel.audit.lifecycle(
+            "sandbox_exit",
+            serde_json::json!({ "exit_code": GOFER_FAILED, "wait_status": status }),
+        );
+        gofer.stop();
+        eprintln!(
+            "sentry: the gofer (the host file server) failed: {why}; the sandbox was stopped"
+        );
+        return Ok(GOFER_FAILED);
+    }
+    match gofer.stats() {
+        Ok(text) => {
+            let served: serde_json::Map<String, serde_json::Value> = text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.to_string(),
+                        serde_json::Value::from(v.parse::<u64>().ok()?),
+                    ))
+                })
+                .collect();
+            kernel.audit.lifecycle(
+                "gofer",
+                serde_json::json!({ "pid": gofer.pid(), "served": served }),
+            );
+        }
+        Err(e) => {
+            kernel.audit.lifecycle(
+                "integrity",
+                serde_json::json!({ "event": "gofer did not answer at exit", "errno": e as i32 }),
+            );
+        }
+    }
+    gofer.stop();
     let code = exit_code(status);
     kernel.audit.lifecycle(
         "sandbox_exit",
@@ -381,6 +478,24 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         }
     }
     Ok(code)
+}
+
+/// The exit code when the gofer dies or misbehaves: the sandbox was stopped, its result is not the agent's.
+pub const GOFER_FAILED: i32 = 125;
+
+/// Why the gofer is unusable, if it is: it exited, or the client gave up on it.
+fn gofer_lost(g: &gofer::Client) -> Option<String> {
+    if let Some(why) = g.failure() {
+        return Some(why);
+    }
+    match sys::try_wait(g.pid()) {
+        Ok(Some(st)) => Some(if libc::WIFSIGNALED(st) {
+            format!("it was killed by signal {}", libc::WTERMSIG(st))
+        } else {
+            format!("it exited with status {}", libc::WEXITSTATUS(st))
+        }),
+        _ => None,
+    }
 }
 
 /// In `--net host` the agent uses the host's resolver, which the sentry cannot see: the exact names of the rules are
@@ -416,6 +531,7 @@ fn main_loop(
     ctl: &OwnedFd,
     sigfd: &SignalFd,
     term: Option<&tty::Terminal>,
+    gofer: &gofer::Client,
 ) -> i32 {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut status: Option<i32> = None;
@@ -424,6 +540,7 @@ fn main_loop(
         let mut fds = vec![
             PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(ctl.as_fd(), PollFlags::POLLIN),
+            PollFd::new(gofer.pidfd(), PollFlags::POLLIN),
         ];
         if let Some(r) = &relay {
             fds.extend(r.poll_fds());
@@ -465,8 +582,24 @@ fn main_loop(
                 }
             }
         }
+        if ready[2] {
+            // The gofer is gone (died, or killed by the client for misbehaving): stop the sandbox now. In-flight calls
+            // already got EIO; nothing the agent does from here reaches the host.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGKILL);
+            let why = gofer_lost(gofer).unwrap_or_else(|| "it exited".into());
+            gofer.fail(&why);
+            if let Ok(s) = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(init), None) {
+                let raw = match s {
+                    nix::sys::wait::WaitStatus::Signaled(_, sig, _) => sig as i32,
+                    nix::sys::wait::WaitStatus::Exited(_, c) => c << 8,
+                    _ => libc::SIGKILL,
+                };
+                status = status.or(Some(raw));
+            }
+            break;
+        }
         if let Some(r) = &mut relay {
-            r.pump(&ready[2..]);
+            r.pump(&ready[3..]);
         }
         if let Ok(Some(s)) = sys::try_wait(init) {
             if status.is_none() {

@@ -184,7 +184,7 @@ fn open_path_bytes(
             if t.k.policy.decide(Access::Read, &lex).0.is_ok() {
                 // O_NONBLOCK so that a FIFO cannot stall the pool's leader here: a FIFO takes the slow path, which hands
                 // leadership off before it blocks. For anything else the flag is cleared again.
-                match t.k.vfs.open_view(&lex, reopen | libc::O_NONBLOCK, 0) {
+                match t.k.vfs.open_read(&lex, reopen | libc::O_NONBLOCK) {
                     Ok(fd) if flags & libc::O_NONBLOCK == 0 && is_fifo(&fd) => drop(fd),
                     Ok(fd) => {
                         if flags & libc::O_NONBLOCK == 0 {
@@ -361,7 +361,7 @@ fn open_path_bytes(
                     }
                 } else {
                     t.check(Access::Read, &node)?;
-                    t.k.vfs.open_view(&node.path, reopen, 0)?
+                    t.k.vfs.open_read(&node.path, reopen)?
                 }
             }
         }
@@ -402,7 +402,7 @@ fn open_path(t: &mut Task<'_>, node: &Node, flags: i32, cloexec: bool) -> SysRes
         if fmt == libc::S_IFREG && t.k.policy.decide(Access::Read, &node.policy_path).0.is_ok() {
             if let Ok(fd) =
                 t.k.vfs
-                    .open_view(&node.path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                    .open_read(&node.path, libc::O_RDONLY | libc::O_NONBLOCK)
             {
                 return Ok(Reply::Fd { fd, cloexec });
             }
@@ -888,19 +888,18 @@ fn existing(t: &Task<'_>, node: Node) -> Result<Node, Errno> {
     Ok(node)
 }
 
-/// The prologue of mkdir and mknod: the new name must not exist, its place must be writable; returns the parent
-/// directory on the writable side, the name, and the task's umask.
-fn new_entry(
-    t: &mut Task<'_>,
+/// The prologue of mkdir and mknod: the new name must not exist, its place must be writable; returns the mount that
+/// serves it, the path relative to that mount, and the task's umask.
+fn new_entry<'k>(
+    t: &mut Task<'k>,
     start: Start,
     path: &[u8],
-) -> Result<(OwnedFd, CString, u32), Errno> {
+) -> Result<(&'k dyn Mount, PathBuf, u32), Errno> {
     let node = creating(t, start, path)?;
-    let g = t.check(Access::Write, &node)?;
-    let (m, rel) = writable(t, &g, &node.path)?;
+    t.check(Access::Write, &node)?;
+    let (m, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
     let umask = t.umask()?;
-    let (dir, name) = m.parent(rel)?;
-    Ok((dir, name, umask))
+    Ok((m, rel.to_path_buf(), umask))
 }
 
 /// Resolves the path of a creating call (mkdir, mknod, symlink, link target): it must not exist yet.
@@ -930,12 +929,8 @@ fn last_component(path: &[u8]) -> &[u8] {
 fn mkdir_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32) -> SysResult {
     let path = t.read_path(ptr)?;
     t.args.mode = Some(mode);
-    let (dir, name, umask) = new_entry(t, start, &path)?;
-    nix::sys::stat::mkdirat(
-        Some(dir.as_raw_fd()),
-        name.as_c_str(),
-        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode) & !umask),
-    )?;
+    let (m, rel, umask) = new_entry(t, start, &path)?;
+    m.mkdir(&rel, mode_bits(mode) & !umask)?;
     Ok(Reply::Val(0))
 }
 
@@ -985,13 +980,7 @@ fn unlink_common(t: &mut Task<'_>, start: Start, ptr: u64, flags: i32) -> SysRes
     }
     let g = t.check(Access::Write, &node)?;
     let (m, rel) = writable(t, &g, &node.path)?;
-    let (dir, name) = m.parent(rel)?;
-    let at = if rmdir {
-        nix::unistd::UnlinkatFlags::RemoveDir
-    } else {
-        nix::unistd::UnlinkatFlags::NoRemoveDir
-    };
-    nix::unistd::unlinkat(Some(dir.as_raw_fd()), name.as_c_str(), at)?;
+    m.unlink(rel, rmdir)?;
     Ok(Reply::Val(0))
 }
 
@@ -1052,15 +1041,7 @@ fn rename_common(
     {
         return Err(Errno::EXDEV);
     }
-    let (d1, n1) = m.parent(rel1)?;
-    let (d2, n2) = m.parent(rel2)?;
-    nix::fcntl::renameat2(
-        Some(d1.as_raw_fd()),
-        n1.as_c_str(),
-        Some(d2.as_raw_fd()),
-        n2.as_c_str(),
-        nix::fcntl::RenameFlags::from_bits_truncate(flags),
-    )?;
+    m.rename(rel1, rel2, flags)?;
     Ok(Reply::Val(0))
 }
 
@@ -1173,15 +1154,7 @@ fn link_common(
     let g1 = t.check(Access::Write, &from)?;
     let g2 = t.check(Access::Write, &to)?;
     let (m, rel1, rel2) = same_mount(t, (&g1, &from.path), (&g2, &to.path))?;
-    let (d1, n1) = m.parent(rel1)?;
-    let (d2, n2) = m.parent(rel2)?;
-    nix::unistd::linkat(
-        Some(d1.as_raw_fd()),
-        n1.as_c_str(),
-        Some(d2.as_raw_fd()),
-        n2.as_c_str(),
-        nix::fcntl::AtFlags::empty(),
-    )?;
+    m.link(rel1, rel2)?;
     Ok(Reply::Val(0))
 }
 
@@ -1205,9 +1178,10 @@ fn symlink_common(t: &mut Task<'_>, target: u64, start: Start, ptr: u64) -> SysR
     let node = creating(t, start, &path)?;
     let g = t.check(Access::Write, &node)?;
     let (m, rel) = writable(t, &g, &node.path)?;
-    let (dir, name) = m.parent(rel)?;
-    let target = CString::new(target).map_err(|_| Errno::EINVAL)?;
-    nix::unistd::symlinkat(target.as_c_str(), Some(dir.as_raw_fd()), name.as_c_str())?;
+    if target.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    m.symlink(&target, rel)?;
     Ok(Reply::Val(0))
 }
 
@@ -1221,14 +1195,21 @@ pub fn sys_symlinkat(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     symlink_common(t, a.ptr(0), a.start(1), a.ptr(2))
 }
 
-/// Resolves an existing object for a metadata change and returns an O_PATH fd on its writable side.
-fn writable_target(
-    t: &mut Task<'_>,
+/// The object of a metadata change: on a gofer mount (the usual case), or an fd the change is made through (the task's
+/// own fd named by AT_EMPTY_PATH, which stays as read-only as the task opened it; a /proc or /dev object in the view).
+enum Target<'k> {
+    Mount(&'k dyn Mount, PathBuf),
+    Fd(OwnedFd),
+}
+
+/// Resolves an existing object for a metadata change.
+fn writable_target<'k>(
+    t: &mut Task<'k>,
     start: Start,
     ptr: u64,
     follow: bool,
     empty_ok: bool,
-) -> Result<OwnedFd, Errno> {
+) -> Result<Target<'k>, Errno> {
     let path = t.read_path(ptr)?;
     if path.is_empty() {
         if !empty_ok {
@@ -1236,17 +1217,23 @@ fn writable_target(
         }
         // The task's own fd: operate on it as the task would (a read-only fd from the view stays read-only).
         let p = t.start_path(start)?;
-        return sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF);
+        return sys::open_abs(&p, libc::O_PATH)
+            .map(Target::Fd)
+            .map_err(|_| Errno::EBADF);
     }
     let node = t.resolve(start, &path, follow)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
     let node = existing(t, node)?;
-    let g = t.check(Access::Write, &node)?;
+    t.check(Access::Write, &node)?;
     if is_under_proc(&node.path) || node.path.starts_with("/dev") {
-        return t.k.vfs.open_view(&node.path, libc::O_PATH, 0);
+        return t
+            .k
+            .vfs
+            .open_view(&node.path, libc::O_PATH, 0)
+            .map(Target::Fd);
     }
-    let (m, rel) = writable(t, &g, &node.path)?;
-    m.target(rel)
+    let (m, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
+    Ok(Target::Mount(m, rel.to_path_buf()))
 }
 
 fn chmod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, flags: i32) -> SysResult {
@@ -1254,23 +1241,28 @@ fn chmod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, flags: i32)
         return Err(Errno::EINVAL);
     }
     t.args.mode = Some(mode);
-    let fd = writable_target(
+    let target = writable_target(
         t,
         start,
         ptr,
         flags & libc::AT_SYMLINK_NOFOLLOW == 0,
         flags & libc::AT_EMPTY_PATH != 0,
     )?;
-    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-        return Err(Errno::EOPNOTSUPP);
+    match target {
+        Target::Mount(m, rel) => m.chmod(&rel, mode_bits(mode))?,
+        Target::Fd(fd) => {
+            let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            nix::sys::stat::fchmodat(
+                None,
+                fd_path(fd.as_fd()).as_c_str(),
+                nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode)),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )?;
+        }
     }
-    nix::sys::stat::fchmodat(
-        None,
-        fd_path(fd.as_fd()).as_c_str(),
-        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode)),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )?;
     Ok(Reply::Val(0))
 }
 
@@ -1300,22 +1292,25 @@ fn chown_common(
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let fd = writable_target(
+    let target = writable_target(
         t,
         start,
         ptr,
         flags & libc::AT_SYMLINK_NOFOLLOW == 0,
         flags & libc::AT_EMPTY_PATH != 0,
     )?;
-    let owner = (uid != u32::MAX).then(|| nix::unistd::Uid::from_raw(uid));
-    let group = (gid != u32::MAX).then(|| nix::unistd::Gid::from_raw(gid));
-    nix::unistd::fchownat(
-        Some(fd.as_raw_fd()),
-        c"",
-        owner,
-        group,
-        nix::fcntl::AtFlags::AT_EMPTY_PATH,
-    )?;
+    let owner = (uid != u32::MAX).then_some(uid);
+    let group = (gid != u32::MAX).then_some(gid);
+    match target {
+        Target::Mount(m, rel) => m.chown(&rel, owner, group)?,
+        Target::Fd(fd) => nix::unistd::fchownat(
+            Some(fd.as_raw_fd()),
+            c"",
+            owner.map(nix::unistd::Uid::from_raw),
+            group.map(nix::unistd::Gid::from_raw),
+            nix::fcntl::AtFlags::AT_EMPTY_PATH,
+        )?,
+    }
     Ok(Reply::Val(0))
 }
 
@@ -1389,7 +1384,7 @@ fn utimens_common(
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let fd = if ptr == 0 {
+    let target = if ptr == 0 {
         // utimensat(fd, NULL, ...): the fd itself.
         let p = match start {
             Start::Cwd => return Err(Errno::EFAULT),
@@ -1405,12 +1400,11 @@ fn utimens_common(
             if t.k.vfs.writable_for(&node.path).is_some() {
                 let g = t.check(Access::Write, &node)?;
                 let (m, rel) = writable(t, &g, &node.path)?;
-                let target = m.target(rel)?;
-                sys::utimensat_fd(target.as_fd(), times.as_ref())?;
+                m.utimens(rel, times)?;
                 return Ok(Reply::Val(0));
             }
         }
-        sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF)?
+        Target::Fd(sys::open_abs(&p, libc::O_PATH).map_err(|_| Errno::EBADF)?)
     } else {
         writable_target(
             t,
@@ -1420,7 +1414,10 @@ fn utimens_common(
             flags & libc::AT_EMPTY_PATH != 0,
         )?
     };
-    sys::utimensat_fd(fd.as_fd(), times.as_ref())?;
+    match target {
+        Target::Mount(m, rel) => m.utimens(&rel, times)?,
+        Target::Fd(fd) => sys::utimensat_fd(fd.as_fd(), times.as_ref())?,
+    }
     Ok(Reply::Val(0))
 }
 
@@ -1492,8 +1489,7 @@ pub fn sys_truncate(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     }
     let g = t.check(Access::Write, &node)?;
     let (m, rel) = writable(t, &g, &node.path)?;
-    let fd = m.open(rel, libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
-    nix::unistd::ftruncate(fd, len)?;
+    m.truncate(rel, len.cast_unsigned())?;
     Ok(Reply::Val(0))
 }
 
@@ -1512,14 +1508,19 @@ fn mknod_common(t: &mut Task<'_>, start: Start, ptr: u64, mode: u32, dev: u64) -
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(ptr)?;
-    let (dir, name, umask) = new_entry(t, start, &path)?;
-    nix::sys::stat::mknodat(
-        Some(dir.as_raw_fd()),
-        name.as_c_str(),
-        nix::sys::stat::SFlag::from_bits_truncate(kind),
-        nix::sys::stat::Mode::from_bits_truncate(mode_bits(mode) & !umask),
-        dev,
-    )?;
+    let (m, rel, umask) = new_entry(t, start, &path)?;
+    let perm = mode_bits(mode) & !umask;
+    if kind == libc::S_IFREG {
+        // mknod of a regular file is an exclusive create.
+        drop(m.open(
+            &rel,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            perm,
+        )?);
+    } else {
+        m.mknod(&rel, kind | perm)?;
+    }
+    let _ = dev;
     Ok(Reply::Val(0))
 }
 

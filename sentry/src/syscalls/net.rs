@@ -611,8 +611,9 @@ pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
 }
 
 /// bind(2) of a unix socket to a path: decided like a file creation (write access to the grant or the private /tmp),
-/// and made by the sentry beneath the writable mount's own directory fd (the view is read-only, and the sentry's
-/// namespace is the host's), through `/proc/self/fd/<parent>/<name>`. The task's umask applies to the socket file.
+/// and made by the sentry through `/proc/self/fd/<parent>/<name>` on a directory fd the gofer hands out from its copy
+/// of the writable mount (the view is read-only, and the sentry's namespace is the host's; bind(2) takes only a path,
+/// so the gofer, which has no /proc, cannot do it for a socket it does not hold). The task's umask applies to the socket file.
 fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
     let end = addr[2..]
         .iter()
@@ -640,13 +641,7 @@ fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
     ) {
         crate::net::remember_own_socket(&st);
     }
-    let mode = nix::sys::stat::Mode::from_bits_truncate(0o777 & !umask);
-    // Best effort, as the file exists now: a failure leaves the kernel's default mode.
-    let _ = nix::sys::stat::fchmodat(
-        Some(dir.as_raw_fd()),
-        name.as_c_str(),
-        mode,
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    );
+    // Best effort, as the file exists now: a failure leaves the kernel's default mode. The gofer makes the change.
+    let _ = mount.chmod(rel, 0o777 & !umask);
     Ok(Reply::Val(0))
 }

@@ -1,4 +1,4 @@
-//! Extended attributes by path. Reads go to the object in the view; changes to its writable side.
+//! Extended attributes by path. Reads go to the object in the view; changes are made by the gofer.
 
 use std::ffi::CString;
 use std::os::fd::AsFd;
@@ -9,7 +9,7 @@ use super::{Reply, SysResult, SyscallArgs};
 use crate::kernel::task::Task;
 use crate::policy::Access;
 use crate::sys;
-use crate::vfs::{fd_path, Kind, Start};
+use crate::vfs::{fd_path, Kind, Node, Start};
 
 const XATTR_NAME_MAX: usize = 255;
 const XATTR_SIZE_MAX: usize = 65536;
@@ -28,13 +28,8 @@ fn read_name(t: &Task<'_>, ptr: u64) -> Result<CString, Errno> {
     CString::new(n).map_err(|_| Errno::EINVAL)
 }
 
-/// An O_PATH fd on the object: in the view for reads, on the writable side for changes.
-fn object(
-    t: &mut Task<'_>,
-    ptr: u64,
-    follow: bool,
-    write: bool,
-) -> Result<std::os::fd::OwnedFd, Errno> {
+/// Resolves the object (checked for reading, or for writing).
+fn resolve(t: &mut Task<'_>, ptr: u64, follow: bool, write: bool) -> Result<Node, Errno> {
     let path = t.read_path(ptr)?;
     let node = t.resolve(Start::Cwd, &path, follow)?;
     let node = t.k.vfs.deref_fd_link(t, node)?;
@@ -42,14 +37,14 @@ fn object(
         t.check(Access::Lookup, &node)?;
         return Err(Errno::ENOENT);
     }
-    if write {
-        let _g = t.check(Access::Write, &node)?;
-        let (m, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
-        m.target(rel)
-    } else {
-        t.check(Access::Read, &node)?;
-        t.k.vfs.open_view(&node.path, libc::O_PATH, 0)
-    }
+    t.check(if write { Access::Write } else { Access::Read }, &node)?;
+    Ok(node)
+}
+
+/// An O_PATH fd on the object in the view, for reading its attributes.
+fn object(t: &mut Task<'_>, ptr: u64, follow: bool) -> Result<std::os::fd::OwnedFd, Errno> {
+    let node = resolve(t, ptr, follow, false)?;
+    t.k.vfs.open_view(&node.path, libc::O_PATH, 0)
 }
 
 fn get(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
@@ -57,7 +52,7 @@ fn get(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
     let size = usize::try_from(a.u64(3))
         .map_err(|_| Errno::EINVAL)?
         .min(XATTR_SIZE_MAX);
-    let fd = object(t, a.ptr(0), follow, false)?;
+    let fd = object(t, a.ptr(0), follow)?;
     let mut buf = vec![0u8; size];
     let n = sys::getxattr(&fd_path(fd.as_fd()), &name, &mut buf, true)?;
     if size > 0 {
@@ -81,8 +76,9 @@ fn set(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
     if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let fd = object(t, a.ptr(0), follow, true)?;
-    sys::setxattr(&fd_path(fd.as_fd()), &name, &value, flags, true)?;
+    let node = resolve(t, a.ptr(0), follow, true)?;
+    let (m, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
+    m.setxattr(rel, name.as_bytes(), &value, flags)?;
     Ok(Reply::Val(0))
 }
 
@@ -90,7 +86,7 @@ fn list(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
     let size = usize::try_from(a.u64(2))
         .map_err(|_| Errno::EINVAL)?
         .min(XATTR_SIZE_MAX);
-    let fd = object(t, a.ptr(0), follow, false)?;
+    let fd = object(t, a.ptr(0), follow)?;
     let mut buf = vec![0u8; size];
     let n = sys::listxattr(&fd_path(fd.as_fd()), &mut buf, true)?;
     if size > 0 {
@@ -101,8 +97,9 @@ fn list(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
 
 fn remove(t: &mut Task<'_>, a: &SyscallArgs, follow: bool) -> SysResult {
     let name = read_name(t, a.ptr(1))?;
-    let fd = object(t, a.ptr(0), follow, true)?;
-    sys::removexattr(&fd_path(fd.as_fd()), &name, true)?;
+    let node = resolve(t, a.ptr(0), follow, true)?;
+    let (m, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
+    m.removexattr(rel, name.as_bytes())?;
     Ok(Reply::Val(0))
 }
 

@@ -5,12 +5,11 @@
 //!   /dev), reached through `view_root` (the sandbox init's root). Path resolution walks it, and every read-only
 //!   open and every directory is opened through it, so a directory fd the agent holds always lies in its view
 //!   (fchdir and the natively-continued execve/chdir then resolve inside the grants).
-//! - the **writable mounts** ([`mount::Mount`], served today by [`mount::HostMount`]): one per writable grant and one for the private tmpfs, each a
-//!   directory fd on the writable side. Every write happens beneath one of them with
-//!   `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, on the canonical path the resolver produced and the policy checked.
-//!
-//! The gofer issue replaces the writable side (and the host side of reads) with gofer-backed mounts behind the same
-//! calls.
+//! - the **gofer mounts** ([`mount::Mount`], served by [`mount::GoferMount`]): one per grant and one each for the
+//!   private tmpfs's /tmp and /dev/shm. The sentry never touches a host file itself: every write, creation, removal,
+//!   rename, link and metadata change is performed by the gofer beneath its own copy of the root, on the canonical
+//!   path the resolver produced and the policy checked. Read-only opens and lookups are served in the view (the
+//!   agent's own read-only, grant-shaped mount namespace), where the kernel bounds them (DESIGN.md, layer 1).
 
 #![forbid(unsafe_code)]
 
@@ -24,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-pub use mount::{HostMount, Mount};
+pub use mount::{GoferMount, Mount};
 pub use path::{Kind, Node, Start};
 
 /// The sandbox's filesystem.
@@ -32,7 +31,7 @@ pub use path::{Kind, Node, Start};
 pub struct Vfs {
     view_root: OwnedFd,
     /// Longest path first, so the first match is the innermost mount.
-    writable: Vec<Box<dyn Mount>>,
+    mounts: Vec<Box<dyn Mount>>,
     /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
     pub tty: Option<PathBuf>,
 }
@@ -57,15 +56,11 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> CString {
 }
 
 impl Vfs {
-    pub fn new(
-        view_root: OwnedFd,
-        mut writable: Vec<Box<dyn Mount>>,
-        tty: Option<PathBuf>,
-    ) -> Self {
-        writable.sort_by_key(|m| std::cmp::Reverse(m.path().as_os_str().len()));
+    pub fn new(view_root: OwnedFd, mut mounts: Vec<Box<dyn Mount>>, tty: Option<PathBuf>) -> Self {
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.path().as_os_str().len()));
         Self {
             view_root,
-            writable,
+            mounts,
             tty,
         }
     }
@@ -74,16 +69,38 @@ impl Vfs {
         self.view_root.as_fd()
     }
 
-    /// The innermost writable mount containing `path`, and the path relative to it.
-    pub fn writable_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
-        self.writable.iter().find_map(|m| {
+    /// The innermost mount containing `path`, and the path relative to it.
+    pub fn mount_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
+        self.mounts.iter().find_map(|m| {
             path.strip_prefix(m.path())
                 .ok()
                 .map(|rel| (m.as_ref(), rel))
         })
     }
 
-    /// Opens `path` (canonical) in the view with `flags`, following no symlink: the read side.
+    /// The innermost mount containing `path` when the agent may write there (None: the path is read-only).
+    pub fn writable_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
+        self.mount_for(path).filter(|(m, _)| m.writable())
+    }
+
+    /// Opens `path` (canonical) for reading, following no symlink: a file under a mount is opened by the gofer; a
+    /// directory, and anything outside the mounts (/proc, /dev), in the view, so that a directory fd the agent holds
+    /// always lies in its own read-only mount view.
+    pub fn open_read(&self, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+        if flags & libc::O_DIRECTORY == 0 {
+            if let Some((m, rel)) = self.mount_for(path) {
+                let fd = m.open(rel, flags | libc::O_NOFOLLOW, 0)?;
+                let dir = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
+                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+                if !dir {
+                    return Ok(fd);
+                }
+            }
+        }
+        self.open_view(path, flags, 0)
+    }
+
+    /// Opens `path` (canonical) in the view with `flags`, following no symlink.
     pub fn open_view(&self, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
         let rel = view_rel(path)?;
         crate::sys::openat2(

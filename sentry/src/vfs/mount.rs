@@ -1,93 +1,208 @@
-//! Writable mounts, behind one trait.
+//! Mounts served by the gofer, behind one trait.
 //!
-//! A [`Mount`] serves the writable side of a grant or of the private tmpfs. Its one required operation is `open`:
-//! open a path beneath the mount's root, following no symlink, with the caller's flags. Everything else the handlers
-//! do is built on fds it returns (an O_PATH fd on the object for chmod/chown/utimes/xattrs, the parent directory for
-//! the `*at(dirfd, name)` calls, which never follow a final symlink). [`HostMount`] does it with a directory fd of its
-//! own; the gofer issue adds a mount that asks the gofer, which opens beneath its grant roots and hands the fd back
-//! over SCM_RIGHTS, and no handler changes.
-//!
-//! Every open resolves beneath the root with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: the
-//! canonical path the VFS computed contains no symlink, so one swapped in by a race makes the operation fail (ELOOP)
-//! instead of following it anywhere.
+//! A [`Mount`] is one root of the sandbox's filesystem whose host side the sentry does not touch itself: a grant, or
+//! the private tmpfs. Every operation names a canonical, symlink-free path relative to the mount (the VFS resolved it
+//! in the sandbox's view and the policy decided on it); the mount performs it. [`GoferMount`], the one implementation,
+//! asks the gofer, which opens beneath its own copy of the root with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+//! RESOLVE_NO_MAGICLINKS` (a symlink swapped in by a race fails the call with ELOOP instead of being followed), checks
+//! the grant's mode itself, and hands fds back over SCM_RIGHTS. Later mount kinds (an overlay for the transactional
+//! workspace) implement the same trait.
 
-use std::ffi::{CString, OsStr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use gofer::{Client, Req, RootId, Time};
 use nix::errno::Errno;
 
-use crate::sys;
-
-const STRICT: u64 = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS;
-
-/// The writable side of one mount of the sandbox.
+/// One gofer-served mount of the sandbox.
 pub trait Mount: Send + Sync + std::fmt::Debug {
     /// Sandbox path of the mount's root.
     fn path(&self) -> &Path;
-
-    /// Opens `rel` (canonical, symlink-free, relative to the root; empty for the root itself) with the caller's flags,
-    /// following no symlink.
+    /// May the agent write here (a writable grant, the private tmpfs)?
+    fn writable(&self) -> bool;
+    /// Opens `rel` (empty: the root itself) with the caller's flags, following no symlink.
     fn open(&self, rel: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno>;
+    fn mkdir(&self, rel: &Path, mode: u32) -> Result<(), Errno>;
+    fn unlink(&self, rel: &Path, dir: bool) -> Result<(), Errno>;
+    fn rename(&self, from: &Path, to: &Path, flags: u32) -> Result<(), Errno>;
+    fn link(&self, from: &Path, to: &Path) -> Result<(), Errno>;
+    fn symlink(&self, target: &[u8], rel: &Path) -> Result<(), Errno>;
+    fn chmod(&self, rel: &Path, mode: u32) -> Result<(), Errno>;
+    /// `None` leaves an id unchanged.
+    fn chown(&self, rel: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno>;
+    /// `None` sets both times to now.
+    fn utimens(&self, rel: &Path, times: Option<[libc::timespec; 2]>) -> Result<(), Errno>;
+    fn truncate(&self, rel: &Path, len: u64) -> Result<(), Errno>;
+    /// A FIFO or a socket.
+    fn mknod(&self, rel: &Path, mode: u32) -> Result<(), Errno>;
+    fn setxattr(&self, rel: &Path, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno>;
+    fn removexattr(&self, rel: &Path, name: &[u8]) -> Result<(), Errno>;
 
     /// An O_PATH fd on `rel` itself (a final symlink is not followed).
     fn target(&self, rel: &Path) -> Result<OwnedFd, Errno> {
         self.open(rel, libc::O_PATH | libc::O_NOFOLLOW, 0)
     }
 
-    /// The parent directory of `rel` (O_PATH) and the last component: for calls of the `*at(dirfd, name)` shape, which
-    /// never follow a final symlink.
+    /// The parent directory of `rel` (O_PATH) and the last component, for the one call the sentry makes on an fd the
+    /// mount handed out (linking an unnamed O_TMPFILE, which only the task's own fd reaches). The gofer's copy of a
+    /// read-only grant is a read-only mount, so such an fd cannot write there whatever is done with it.
     fn parent(&self, rel: &Path) -> Result<(OwnedFd, CString), Errno> {
         let name = rel.file_name().ok_or(Errno::EBUSY)?;
         let parent = rel.parent().unwrap_or(Path::new(""));
         let dir = self.open(parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-        Ok((
-            dir,
-            CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?,
-        ))
+        Ok((dir, cname(name)?))
     }
 }
 
-/// A mount served from a directory fd the sentry holds.
+/// A mount whose host side is one root of the gofer.
 #[derive(Debug)]
-pub struct HostMount {
+pub struct GoferMount {
     path: PathBuf,
-    root: OwnedFd,
+    root: RootId,
+    writable: bool,
+    gofer: Arc<Client>,
 }
 
-fn cpath(p: &Path) -> Result<CString, Errno> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
-}
-
-impl HostMount {
-    pub fn new(path: PathBuf, root: OwnedFd) -> Self {
-        Self { path, root }
+impl GoferMount {
+    pub fn new(path: PathBuf, root: RootId, writable: bool, gofer: Arc<Client>) -> Self {
+        Self {
+            path,
+            root,
+            writable,
+            gofer,
+        }
     }
 }
 
-impl Mount for HostMount {
+fn b(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_bytes().to_vec()
+}
+
+fn time(t: libc::timespec) -> Time {
+    Time {
+        sec: t.tv_sec,
+        nsec: t.tv_nsec,
+    }
+}
+
+impl Mount for GoferMount {
     fn path(&self) -> &Path {
         &self.path
     }
 
+    fn writable(&self) -> bool {
+        self.writable
+    }
+
     fn open(&self, rel: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
-        if rel.as_os_str().is_empty() {
-            // The root itself (a file grant, or the parent of a top-level name): reopen it through its fd.
-            let p = crate::vfs::fd_path(self.root.as_fd());
-            return sys::openat2(self.root.as_fd(), &p, flags | libc::O_CLOEXEC, mode, 0);
-        }
-        sys::openat2(
-            self.root.as_fd(),
-            &cpath(rel)?,
-            flags | libc::O_CLOEXEC,
+        self.gofer.open(self.root, &b(rel), flags, mode)
+    }
+
+    fn mkdir(&self, rel: &Path, mode: u32) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Mkdir {
+            root: self.root,
+            path: b(rel),
             mode,
-            STRICT,
-        )
+        })
+    }
+
+    fn unlink(&self, rel: &Path, dir: bool) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Unlink {
+            root: self.root,
+            path: b(rel),
+            dir,
+        })
+    }
+
+    fn rename(&self, from: &Path, to: &Path, flags: u32) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Rename {
+            root: self.root,
+            from: b(from),
+            to: b(to),
+            flags,
+        })
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Link {
+            root: self.root,
+            from: b(from),
+            to: b(to),
+        })
+    }
+
+    fn symlink(&self, target: &[u8], rel: &Path) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Symlink {
+            root: self.root,
+            target: target.to_vec(),
+            path: b(rel),
+        })
+    }
+
+    fn chmod(&self, rel: &Path, mode: u32) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Chmod {
+            root: self.root,
+            path: b(rel),
+            mode,
+        })
+    }
+
+    fn chown(&self, rel: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Chown {
+            root: self.root,
+            path: b(rel),
+            uid: uid.unwrap_or(u32::MAX),
+            gid: gid.unwrap_or(u32::MAX),
+        })
+    }
+
+    fn utimens(&self, rel: &Path, times: Option<[libc::timespec; 2]>) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Utimens {
+            root: self.root,
+            path: b(rel),
+            times: times.map(|[a, m]| [time(a), time(m)]),
+        })
+    }
+
+    fn truncate(&self, rel: &Path, len: u64) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Truncate {
+            root: self.root,
+            path: b(rel),
+            len,
+        })
+    }
+
+    fn mknod(&self, rel: &Path, mode: u32) -> Result<(), Errno> {
+        self.gofer.unit(&Req::Mknod {
+            root: self.root,
+            path: b(rel),
+            mode,
+        })
+    }
+
+    fn setxattr(&self, rel: &Path, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
+        self.gofer.unit(&Req::SetXattr {
+            root: self.root,
+            path: b(rel),
+            name: name.to_vec(),
+            value: value.to_vec(),
+            flags,
+        })
+    }
+
+    fn removexattr(&self, rel: &Path, name: &[u8]) -> Result<(), Errno> {
+        self.gofer.unit(&Req::RemoveXattr {
+            root: self.root,
+            path: b(rel),
+            name: name.to_vec(),
+        })
     }
 }
 
 /// A name as a C string.
-pub fn cname(n: &OsStr) -> Result<CString, Errno> {
+pub fn cname(n: &std::ffi::OsStr) -> Result<CString, Errno> {
     CString::new(n.as_bytes()).map_err(|_| Errno::EINVAL)
 }

@@ -316,3 +316,17 @@ pub fn compile_c(ws: &TempDir, name: &str, src: &str, extra: &[&str]) -> PathBuf
     assert_eq!(out.code, 0, "gcc {name}.c failed\n{out}");
     exe
 }
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
