@@ -465,16 +465,27 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         }
     }
     if plan.resolver {
-        // Bound here, in the sandbox's namespace with the capabilities to take port 53; served by the sentry.
-        let addr = std::net::SocketAddr::from((crate::net::dns::RESOLVER_ADDR, 53));
-        match std::net::UdpSocket::bind(addr) {
-            Ok(s) => {
-                let fd = OwnedFd::from(s);
-                if proto::send(ctl.as_fd(), &Msg::Resolver, Some(fd.as_fd())).is_err() {
-                    sys::exit_now(125);
+        // Bound here, in the sandbox's namespace with the capabilities to take port 53; served by the sentry. At
+        // 127.0.0.53 (what the masked /etc/resolv.conf names) and at 127.0.0.1 (glibc's default when the view has no
+        // /etc/resolv.conf, or only a symlink out of the view).
+        for ip in [
+            crate::net::dns::RESOLVER_ADDR,
+            std::net::Ipv4Addr::LOCALHOST,
+        ] {
+            let addr = std::net::SocketAddr::from((ip, 53));
+            let socks = std::net::UdpSocket::bind(addr)
+                .map(OwnedFd::from)
+                .and_then(|u| Ok((u, OwnedFd::from(std::net::TcpListener::bind(addr)?))));
+            match socks {
+                Ok((udp, tcp)) => {
+                    for fd in [udp, tcp] {
+                        if proto::send(ctl.as_fd(), &Msg::Resolver, Some(fd.as_fd())).is_err() {
+                            sys::exit_now(125);
+                        }
+                    }
                 }
+                Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
             }
-            Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
         }
     }
     let tmp = match build_view(&plan) {

@@ -263,10 +263,10 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     // Into the sandbox's cgroups before the init starts anything.
     budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
-    let mut resolver = None;
+    let mut resolver = Vec::new();
     let mut first = proto::recv(ours.as_fd());
-    if let Ok((Msg::Resolver, Some(fd))) = first {
-        resolver = Some(fd);
+    while let Ok((Msg::Resolver, Some(fd))) = first {
+        resolver.push(fd);
         first = proto::recv(ours.as_fd());
     }
     let tmp = match first {
@@ -395,9 +395,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "parent": spec.policy.controls.parent.as_ref().map(|(p, _)| p),
         }),
     );
-    if let Some(sock) = resolver {
+    if !resolver.is_empty() {
         crate::net::dns::start(
-            sock,
+            resolver,
             spec.policy.net.clone(),
             Arc::clone(&spec.policy.resolved),
         )

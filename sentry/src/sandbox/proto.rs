@@ -29,7 +29,8 @@ pub enum Msg {
     Exited(i32),
     /// child → sentry: set-up failed.
     Error(String),
-    /// child → sentry (`--net sandbox`, before `Mounted`): the resolver's UDP socket, bound in the sandbox's namespace.
+    /// child → sentry (`--net sandbox`, before `Mounted`, once per socket): the resolver's UDP socket and TCP listener,
+    /// bound in the sandbox's namespace.
     Resolver,
 }
 
