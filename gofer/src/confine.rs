@@ -105,12 +105,30 @@ fn build_roots(grants: &[Grant]) -> Result<Vec<Root>, String> {
         sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"1m")]),
         || "tmpfs for the gofer's root".into(),
     )?;
+    let host_root = ctx(
+        sys::open_abs(c"/", libc::O_PATH | libc::O_DIRECTORY),
+        || "open the host's root".into(),
+    )?;
     let mut trees = Vec::new();
     for g in grants {
-        let c = cs(g.path.as_os_str().as_bytes())?;
-        let src = ctx(sys::open_abs(&c, libc::O_PATH), || {
-            format!("open grant {}", g.path.display())
-        })?;
+        // No symlink anywhere on the way: grant paths are canonical, so one found now was swapped in (by an agent
+        // racing a delegated child's start, say) and must not redirect the root.
+        let rel = g.path.as_os_str().as_bytes();
+        let rel = cs(rel.strip_prefix(b"/").unwrap_or(rel))?;
+        let src = ctx(
+            sys::openat2(
+                host_root.as_fd(),
+                if rel.as_bytes().is_empty() {
+                    c"."
+                } else {
+                    rel.as_c_str()
+                },
+                libc::O_PATH | libc::O_CLOEXEC,
+                0,
+                sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_BENEATH,
+            ),
+            || format!("open grant {}", g.path.display()),
+        )?;
         let is_dir = nix::sys::stat::fstat(src.as_raw_fd())
             .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
             .unwrap_or(false);

@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run a program in a fresh sandbox: `sentry exec [OPTIONS] -- CMD [ARGS...]`.
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
     /// Print THE syscall table: every x86_64 syscall, its disposition and why.
     Syscalls {
         /// One JSON object per syscall.
@@ -71,7 +71,7 @@ struct AnswerArgs {
 #[derive(Subcommand, Debug)]
 enum PolicyCmd {
     /// Print the effective grants, the holes in them, and what is provably excluded.
-    Explain(PolicyArgs),
+    Explain(Box<PolicyArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -139,6 +139,19 @@ struct ExecArgs {
     /// A control socket for this sandbox (JSON lines; see README): approval questions and answers.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
+    /// (set by a parent sentry for a delegated child) this sandbox's id.
+    #[arg(long, hide = true)]
+    sandbox_id: Option<String>,
+    /// (set by a parent sentry) the sandbox that delegated this one.
+    #[arg(long, hide = true)]
+    parent: Option<String>,
+    /// (set by a parent sentry) make this sandbox's cgroups inside the parent sandbox's.
+    #[arg(long, hide = true)]
+    cgroup_parent: Vec<PathBuf>,
+    /// (set by a parent sentry) MODE:PATH of each of the parent's grants: every grant of this sandbox must lie
+    /// inside one with no more modes, checked after the policy is resolved.
+    #[arg(long, hide = true)]
+    within: Vec<String>,
     /// The program and its arguments.
     #[arg(
         required = true,
@@ -182,7 +195,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.cmd {
-        Cmd::Exec(a) => exec(a),
+        Cmd::Exec(a) => exec(*a),
         Cmd::Syscalls { json } => {
             print_table(json);
             0
@@ -360,12 +373,68 @@ fn find_program(cmd: &Path, env: &[CString], workdir: &Path) -> Option<PathBuf> 
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
 }
 
+/// Every grant of `policy` lies inside one of the parent's (`--within MODE:PATH`) with no more modes.
+fn check_within(policy: &Policy, within: &[String]) -> Result<(), String> {
+    let env: Vec<(String, PathBuf)> = within
+        .iter()
+        .filter_map(|w| w.split_once(':'))
+        .map(|(m, p)| (m.to_string(), PathBuf::from(p)))
+        .collect();
+    for g in &policy.grants {
+        let Some((mode, _)) = env
+            .iter()
+            .filter(|(_, p)| g.path.starts_with(p))
+            .max_by_key(|(_, p)| p.as_os_str().len())
+        else {
+            return Err(format!(
+                "{} is outside every grant of the parent",
+                g.path.display()
+            ));
+        };
+        let has = |i: usize, c: char| mode.chars().nth(i) == Some(c);
+        if (g.write && !has(1, 'w')) || (g.exec && !has(2, 'x')) {
+            return Err(format!(
+                "{} {} is wider than the parent's {mode}",
+                g.mode(),
+                g.path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn exec(a: ExecArgs) -> i32 {
     let anchors = anchors();
     let policy = match build_policy(&a.policy, &anchors) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if !a.within.is_empty() {
+        if let Err(e) = check_within(&policy, &a.within) {
+            eprintln!("sentry: delegated policy refused: {e}");
+            return EXIT_POLICY;
+        }
+    }
+    if std::env::var_os("SENTRY_SOCKET").is_some() && a.parent.is_none() {
+        // Inside a sandbox: no namespaces of our own; ask the sentry outside for a child sandbox, which can only be
+        // narrower than this one.
+        let workdir = match &a.workdir {
+            Some(w) => crate::policy::load::normalize(&anchors.cwd.join(w)),
+            None => anchors.cwd.clone(),
+        };
+        let argv: Vec<String> = a
+            .cmd
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        return match crate::sandbox::delegate::delegate_exec(&policy, &argv, &workdir) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("sentry: delegation: {e}");
+                EXIT_SETUP
+            }
+        };
+    }
     let workdir = match &a.workdir {
         Some(w) => crate::policy::load::normalize(&anchors.cwd.join(w)),
         None => anchors.cwd.clone(),
@@ -465,11 +534,13 @@ fn exec(a: ExecArgs) -> i32 {
         eprintln!("sentry: an argument contains a NUL byte");
         return EXIT_USAGE;
     };
-    let sandbox_id = format!(
-        "sb-{}-{}",
-        std::process::id(),
-        crate::audit::now().to_bits() & 0xffff_ffff
-    );
+    let sandbox_id = a.sandbox_id.clone().unwrap_or_else(|| {
+        format!(
+            "sb-{}-{}",
+            std::process::id(),
+            crate::audit::now().to_bits() & 0xffff_ffff
+        )
+    });
     let audit = match Audit::new(sandbox_id, a.audit.as_deref(), a.strace, a.audit_summary) {
         Ok(mut x) => {
             x.redact(secrets.iter().map(|(_, v)| v.clone()).collect());
@@ -484,6 +555,8 @@ fn exec(a: ExecArgs) -> i32 {
         }
     };
     let mut policy = policy;
+    policy.controls.cgroup_parents.clone_from(&a.cgroup_parent);
+    policy.controls.parent = a.parent.clone().map(|p| (p, sandbox_id_for_parent(&a)));
     policy.controls.control = a
         .control
         .as_ref()
@@ -527,6 +600,10 @@ fn exec(a: ExecArgs) -> i32 {
             EXIT_SETUP
         }
     }
+}
+
+fn sandbox_id_for_parent(a: &ExecArgs) -> String {
+    a.sandbox_id.clone().unwrap_or_default()
 }
 
 fn print_table(json: bool) {

@@ -3,7 +3,7 @@
 //! Everything else in the crate is `#![forbid(unsafe_code)]`-clean and calls these.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -212,6 +212,26 @@ pub fn pidfd_open_thread(tid: i32) -> Result<OwnedFd, Errno> {
         Err(Errno::EINVAL) => pidfd_open(tid),
         r => r,
     }
+}
+
+/// Opens an absolute path that must contain no symlink at all (grant paths are canonical): a component swapped for a
+/// symlink since the policy was resolved (a delegated child's grant, raced by its parent's agent) fails with ELOOP
+/// instead of being followed.
+pub fn open_abs_nosymlinks(path: &CStr, flags: i32) -> Result<OwnedFd, Errno> {
+    let root = open_abs(c"/", libc::O_PATH | libc::O_DIRECTORY)?;
+    let rel = path
+        .to_bytes()
+        .strip_prefix(b"/")
+        .unwrap_or(path.to_bytes());
+    let rel = if rel.is_empty() { &b"."[..] } else { rel };
+    let rel = CString::new(rel).map_err(|_| Errno::EINVAL)?;
+    openat2(
+        root.as_fd(),
+        &rel,
+        flags | libc::O_CLOEXEC,
+        0,
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// utimensat(AT_FDCWD, "/proc/self/fd/N", times, 0): set the times of the object an O_PATH fd names.

@@ -361,6 +361,36 @@ fn budgets_unprivileged_degrades_to_rlimits_and_says_so() {
         );
     }
     assert_eq!(exceeded(&recs, "tasks").len(), 1, "{recs:#?}");
+
+    // Memory without a cgroup: the sentry's own accounting stops the sandbox (it may overshoot by one tick).
+    let audit2 = ws.join("audit2.jsonl");
+    let mut c = common::command(&bin, ws.path());
+    c.uid(nobody).gid(nobody);
+    c.args(common::exec_args());
+    c.args([
+        "--audit",
+        audit2.to_str().expect("ascii"),
+        "--limit",
+        "memory=128M",
+        "--",
+    ])
+    .args(["/usr/bin/python3", "-c", MEMORY_BOMB]);
+    let out = run_command(c, RUN_TIMEOUT);
+    assert!(!out.stdout.contains("survived"), "{out}");
+    let recs = records(&audit2);
+    let start = recs
+        .iter()
+        .find(|r| r["kind"] == "sandbox_start")
+        .expect("sandbox_start");
+    if start["budgets"]["cgroups"]
+        .as_array()
+        .is_some_and(Vec::is_empty)
+    {
+        assert_eq!(out.code, 137, "{out}");
+        let ev = exceeded(&recs, "memory");
+        assert_eq!(ev.len(), 1, "{recs:#?}");
+        assert_eq!(ev[0]["action"], "sandbox stopped");
+    }
 }
 
 #[test]

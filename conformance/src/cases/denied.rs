@@ -109,7 +109,31 @@ pub static CASES: &[Case] = &[
         seccomp_second_listener,
     ),
     Case::sandbox("denied.fchmod_setid", &["fchmod"], fchmod_setid),
+    Case::sandbox(
+        "denied.socket_netlink_audit",
+        &["socket"],
+        socket_netlink_audit,
+    ),
+    Case::sandbox("denied.socket_vsock", &["socket"], socket_vsock),
 ];
+
+/// socket(domain, type, protocol); a socket that does get created (a sandbox bug) is closed at once.
+fn socket_of(c: &mut Ctx, domain: i32, ty: i32, protocol: i32) -> Outcome {
+    let r = sc!(libc::SYS_socket, domain, ty | libc::SOCK_CLOEXEC, protocol);
+    if let Ok(fd) = r {
+        sys::close(i32::try_from(fd).unwrap_or(-1));
+    }
+    c.ret("ret", r).ok();
+    Ok(())
+}
+
+fn socket_netlink_audit(c: &mut Ctx) -> Outcome {
+    socket_of(c, libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT)
+}
+
+fn socket_vsock(c: &mut Ctx) -> Outcome {
+    socket_of(c, libc::AF_VSOCK, libc::SOCK_STREAM, 0)
+}
 
 /// clone with a namespace flag; a child that does get created (a sandbox bug) exits at once.
 fn clone_ns(c: &mut Ctx, flag: i32) -> Outcome {

@@ -230,6 +230,8 @@ fn self_cmdline_environ(c: &mut Ctx) -> Outcome {
     let mut env: Vec<String> = d
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())
+        // The one variable a sandbox adds on purpose: its delegation endpoint (README, "Delegation").
+        .filter(|a| !a.starts_with(b"SENTRY_SOCKET="))
         .map(|a| c.path(&text(a)))
         .collect();
     env.sort();

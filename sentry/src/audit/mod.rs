@@ -95,6 +95,8 @@ pub struct Audit {
     first_denial: Mutex<Option<String>>,
     /// Secret values: replaced by `[redacted]` in every record, strace line and hint.
     secrets: Vec<String>,
+    /// The log file's path (a delegated child sandbox appends to the same log).
+    pub log_path: Option<std::path::PathBuf>,
     /// Network destinations decided: (allowed, denied) counts.
     dests: Mutex<BTreeMap<String, (u64, u64)>>,
 }
@@ -115,6 +117,7 @@ impl Audit {
         strace: bool,
         summary: bool,
     ) -> std::io::Result<Self> {
+        let file_path = file.map(Path::to_path_buf);
         let file = match file {
             Some(p) => Some(std::sync::Arc::new(Mutex::new(
                 std::fs::OpenOptions::new()
@@ -133,6 +136,7 @@ impl Audit {
             denied_total: AtomicU64::new(0),
             first_denial: Mutex::new(None),
             secrets: Vec::new(),
+            log_path: file_path,
             dests: Mutex::new(BTreeMap::new()),
         })
     }
@@ -149,6 +153,7 @@ impl Audit {
             denied_total: AtomicU64::new(0),
             first_denial: Mutex::new(None),
             secrets: self.secrets.clone(),
+            log_path: self.log_path.clone(),
             dests: Mutex::new(BTreeMap::new()),
         }
     }

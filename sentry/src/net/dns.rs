@@ -1,6 +1,6 @@
-//! The sandbox's resolver (`--net sandbox`): a UDP DNS server at 127.0.0.53:53 *inside* the sandbox's namespace
-//! (the socket is made and bound there by the sandbox's init and handed to the sentry), which the agent's
-//! /etc/resolv.conf points at.
+//! The sandbox's resolver (`--net sandbox`): a DNS server at 127.0.0.53:53 (UDP and TCP) *inside* the sandbox's
+//! namespace (the sockets are made and bound there by the sandbox's init and handed to the sentry), which the agent's
+//! /etc/resolv.conf points at. Questions over TCP (a client's retry after a truncated answer) are forwarded over TCP.
 //!
 //! - A question for a name no rule allows is answered NXDOMAIN here and never forwarded: nothing about it leaves the
 //!   machine, so DNS tunnelling through disallowed names is impossible.
@@ -16,7 +16,8 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -191,12 +192,33 @@ fn forward(query: &[u8], id: u16, upstream: SocketAddr) -> Option<Vec<u8>> {
     None
 }
 
-/// What the resolver answers one query with (None: drop it).
+/// Forwards one query upstream over TCP (two-byte length prefix each way).
+fn forward_tcp(query: &[u8], id: u16, upstream: SocketAddr) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect_timeout(&upstream, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let len = u16::try_from(query.len()).ok()?;
+    s.write_all(&[&len.to_be_bytes()[..], query].concat())
+        .ok()?;
+    let resp = read_framed(&mut s)?;
+    (be16(&resp, 0) == Some(id)).then_some(resp)
+}
+
+/// One length-prefixed DNS message from a TCP stream.
+fn read_framed(s: &mut impl Read) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut m).ok()?;
+    Some(m)
+}
+
+/// What the resolver answers one query with (None: drop it). `tcp`: the question came over TCP, and is forwarded so.
 fn respond(
     query: &[u8],
     net: &NetPolicy,
     resolved: &Resolved,
     upstream: Option<SocketAddr>,
+    tcp: bool,
 ) -> Option<Vec<u8>> {
     let Some(q) = parse_question(query) else {
         // Not one plain question: FORMERR when there is a header to answer, else nothing.
@@ -208,6 +230,7 @@ fn respond(
     if q.name == HOST_LOOPBACK_NAME {
         return Some(if net.names_host_loopback() {
             let a = (q.qtype == TYPE_A).then_some(HOST_LOOPBACK_V4);
+            resolved.remember(HOST_LOOPBACK_NAME, IpAddr::V4(HOST_LOOPBACK_V4));
             answer(query, &q, 0, a)
         } else {
             answer(query, &q, RCODE_NXDOMAIN, None)
@@ -220,7 +243,12 @@ fn respond(
     let Some(up) = upstream else {
         return Some(answer(query, &q, RCODE_SERVFAIL, None));
     };
-    match forward(query, q.id, up) {
+    let forwarded = if tcp {
+        forward_tcp(query, q.id, up)
+    } else {
+        forward(query, q.id, up)
+    };
+    match forwarded {
         Some(resp) => {
             for ip in addresses(&resp) {
                 resolved.remember(&q.name, ip);
@@ -231,50 +259,105 @@ fn respond(
     }
 }
 
-/// Serves the sandbox's resolver on `sock` (a UDP socket bound in the sandbox's namespace) until the sandbox ends.
-pub fn start(sock: OwnedFd, net: NetPolicy, resolved: Arc<Resolved>) -> std::io::Result<()> {
-    let sock = UdpSocket::from(sock);
+/// Serves the sandbox's resolver on `socks` (a UDP socket and a TCP listener, bound in the sandbox's namespace)
+/// until the sandbox ends.
+pub fn start(socks: Vec<OwnedFd>, net: NetPolicy, resolved: Arc<Resolved>) -> std::io::Result<()> {
     let upstream = net.dns_upstream.or_else(host_upstream);
-    let net = Arc::new(net);
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    std::thread::Builder::new()
-        .name("sentry-dns".into())
+    let shared = Arc::new(Shared {
+        net,
+        resolved,
+        upstream,
+        in_flight: AtomicUsize::new(0),
+    });
+    for fd in socks {
+        let stream = crate::sys::getsockopt_int(
+            std::os::fd::AsFd::as_fd(&fd),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+        )
+        .map_err(std::io::Error::from)?
+            == libc::SOCK_STREAM;
+        let sh = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sentry-dns".into())
+            .spawn(move || {
+                let _ = crate::sys::drop_effective_caps_this_thread();
+                if stream {
+                    serve_tcp(&TcpListener::from(fd), &sh);
+                } else {
+                    serve_udp(&UdpSocket::from(fd), &sh);
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// What every resolver thread shares.
+struct Shared {
+    net: NetPolicy,
+    resolved: Arc<Resolved>,
+    upstream: Option<SocketAddr>,
+    in_flight: AtomicUsize,
+}
+
+/// Runs `job` on its own thread unless IN_FLIGHT_MAX are running (then drops it: the client retries).
+fn spawn_bounded(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) {
+    if sh.in_flight.fetch_add(1, Ordering::AcqRel) >= IN_FLIGHT_MAX {
+        sh.in_flight.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let sh2 = Arc::clone(sh);
+    let spawned = std::thread::Builder::new()
+        .name("sentry-dns-q".into())
         .spawn(move || {
             let _ = crate::sys::drop_effective_caps_this_thread();
-            let mut buf = vec![0u8; 4096];
-            loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            job(&sh2);
+            sh2.in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        sh.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn serve_udp(sock: &UdpSocket, sh: &Arc<Shared>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            return;
+        };
+        let query = buf[..n].to_vec();
+        let Ok(reply) = sock.try_clone() else {
+            continue;
+        };
+        spawn_bounded(sh, move |sh| {
+            if let Some(r) = respond(&query, &sh.net, &sh.resolved, sh.upstream, false) {
+                let _ = reply.send_to(&r, from);
+            }
+        });
+    }
+}
+
+fn serve_tcp(listener: &TcpListener, sh: &Arc<Shared>) {
+    loop {
+        let Ok((mut c, _)) = listener.accept() else {
+            return;
+        };
+        spawn_bounded(sh, move |sh| {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+            // A client may send several questions on one connection.
+            while let Some(query) = read_framed(&mut c) {
+                let Some(r) = respond(&query, &sh.net, &sh.resolved, sh.upstream, true) else {
                     return;
                 };
-                if in_flight.fetch_add(1, Ordering::AcqRel) >= IN_FLIGHT_MAX {
-                    in_flight.fetch_sub(1, Ordering::AcqRel);
-                    continue;
-                }
-                let query = buf[..n].to_vec();
-                let (Ok(reply_sock), net, resolved, in_flight2) = (
-                    sock.try_clone(),
-                    Arc::clone(&net),
-                    Arc::clone(&resolved),
-                    Arc::clone(&in_flight),
-                ) else {
-                    in_flight.fetch_sub(1, Ordering::AcqRel);
-                    continue;
+                let Ok(len) = u16::try_from(r.len()) else {
+                    return;
                 };
-                let spawned = std::thread::Builder::new()
-                    .name("sentry-dns-q".into())
-                    .spawn(move || {
-                        let _ = crate::sys::drop_effective_caps_this_thread();
-                        if let Some(r) = respond(&query, &net, &resolved, upstream) {
-                            let _ = reply_sock.send_to(&r, from);
-                        }
-                        in_flight2.fetch_sub(1, Ordering::AcqRel);
-                    });
-                if spawned.is_err() {
-                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                if c.write_all(&[&len.to_be_bytes()[..], &r].concat()).is_err() {
+                    return;
                 }
             }
-        })
-        .map(drop)
+        });
+    }
 }
 
 #[cfg(test)]
@@ -319,7 +402,7 @@ mod tests {
         let p = pol(&["*.example.com:443"]);
         let q = query("evil.attacker.net", TYPE_A);
         // An upstream that would fail the test if contacted: none is given, and NXDOMAIN comes back anyway.
-        let r = respond(&q, &p, &Resolved::default(), None).expect("answer");
+        let r = respond(&q, &p, &Resolved::default(), None, false).expect("answer");
         assert_eq!(r[3] & 0x0f, RCODE_NXDOMAIN);
         assert_eq!(be16(&r, 0), Some(0x1234));
     }
@@ -332,10 +415,11 @@ mod tests {
             &pol(&["host.loopback:8080"]),
             &Resolved::default(),
             None,
+            false,
         )
         .expect("answer");
         assert_eq!(addresses(&r), vec![IpAddr::V4(HOST_LOOPBACK_V4)]);
-        let r = respond(&q, &pol(&[]), &Resolved::default(), None).expect("answer");
+        let r = respond(&q, &pol(&[]), &Resolved::default(), None, false).expect("answer");
         assert_eq!(r[3] & 0x0f, RCODE_NXDOMAIN);
     }
 

@@ -222,6 +222,50 @@ pub fn connect_and_wait(
     }
 }
 
+/// Unix socket files (device, inode) this sandbox bound: its own listeners, reachable without a `unix:` rule.
+static OWN_SOCKETS: Mutex<Option<HashSet<(u64, u64)>>> = Mutex::new(None);
+
+pub fn remember_own_socket(st: &libc::stat) {
+    if let Ok(mut g) = OWN_SOCKETS.lock() {
+        g.get_or_insert_with(HashSet::new)
+            .insert((st.st_dev, st.st_ino));
+    }
+}
+
+/// Was this socket file bound by the sandbox? (A stale entry names an inode on a writable mount that only the sandbox
+/// or the host could have reused; the host reusing it for a daemon's socket while the sandbox runs is the residual.)
+pub fn is_own_socket(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+        && OWN_SOCKETS.lock().is_ok_and(|g| {
+            g.as_ref()
+                .is_some_and(|s| s.contains(&(st.st_dev, st.st_ino)))
+        })
+}
+
+thread_local! {
+    /// This worker has its own cwd (unshare(CLONE_FS)), so it may fchdir without moving the others'.
+    static OWN_FS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Binds `sock` to `addr` (a relative unix name) from inside `dir`: the calling thread leaves the process's shared
+/// cwd once (unshare(CLONE_FS)), changes into `dir` for the bind, and returns to where it was.
+pub fn bind_in_dir(sock: BorrowedFd<'_>, dir: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
+    if !OWN_FS.with(std::cell::Cell::get) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+        OWN_FS.with(|c| c.set(true));
+    }
+    let here = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .and_then(sys::own_fd)?;
+    nix::unistd::fchdir(dir.as_raw_fd())?;
+    let r = sys::bind_raw(sock, addr);
+    nix::unistd::fchdir(here.as_raw_fd())?;
+    r
+}
+
 /// Marks a socket as the sentry's host-side socket (before it is installed in the agent).
 pub fn adopt(sock: &OwnedFd) {
     remember_host_socket(sock.as_fd());

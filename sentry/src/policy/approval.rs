@@ -80,6 +80,7 @@ impl Asker {
         timeout: Duration,
         socket: Option<&Path>,
         audit: Audit,
+        interactive: bool,
     ) -> Result<Arc<Self>, String> {
         let asker = Arc::new(Self {
             timeout,
@@ -97,7 +98,10 @@ impl Asker {
             let a = Arc::clone(&asker);
             std::thread::Builder::new()
                 .name("sentry-control".into())
-                .spawn(move || a.accept_loop(&listener))
+                .spawn(move || {
+                    block_signals();
+                    a.accept_loop(&listener);
+                })
                 .map_err(|e| format!("control thread: {e}"))?;
         } else if asking {
             match std::fs::OpenOptions::new()
@@ -111,11 +115,22 @@ impl Asker {
                     if let Ok(mut s) = asker.sinks.lock() {
                         s.push(Sink::Tty(tty));
                     }
-                    let a = Arc::clone(&asker);
-                    std::thread::Builder::new()
-                        .name("sentry-prompt".into())
-                        .spawn(move || a.tty_loop(reader))
-                        .map_err(|e| format!("prompt thread: {e}"))?;
+                    if interactive {
+                        // The sentry's terminal is relayed to the agent: the relay hands keystrokes to the pending
+                        // question instead (`terminal_input`), so that nothing reads the terminal twice.
+                        if let Ok(mut t) = TERMINAL.lock() {
+                            *t = Arc::downgrade(&asker);
+                        }
+                    } else {
+                        let a = Arc::clone(&asker);
+                        std::thread::Builder::new()
+                            .name("sentry-prompt".into())
+                            .spawn(move || {
+                                block_signals();
+                                a.tty_loop(reader);
+                            })
+                            .map_err(|e| format!("prompt thread: {e}"))?;
+                    }
                 }
                 Err(e) => {
                     // Nobody to ask: every question is refused at once, and the records say why.
@@ -162,7 +177,7 @@ impl Asker {
                 by: "no controller".into(),
             }
         } else {
-            self.wait(id, q)
+            self.wait(id, pid, q)
         };
         let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.audit.lifecycle(
@@ -185,7 +200,7 @@ impl Asker {
         answer
     }
 
-    fn wait(&self, id: u64, q: Value) -> Answer {
+    fn wait(&self, id: u64, pid: i32, q: Value) -> Answer {
         let Ok(mut s) = self.state.lock() else {
             return self.timed_out(id);
         };
@@ -208,14 +223,22 @@ impl Asker {
                 return a;
             }
             let now = Instant::now();
-            if now >= deadline {
+            // A task that is gone (killed while it waited) needs no answer.
+            let gone = pid > 0 && !Path::new(&format!("/proc/{pid}")).exists();
+            if now >= deadline || gone {
                 s.pending.remove(&id);
                 drop(s);
-                let a = self.timed_out(id);
+                let mut a = self.timed_out(id);
+                if gone {
+                    a.by = "task gone".into();
+                }
                 self.broadcast(&answered(&a));
                 return a;
             }
-            s = match self.cv.wait_timeout(s, deadline - now) {
+            s = match self
+                .cv
+                .wait_timeout(s, (deadline - now).min(Duration::from_millis(250)))
+            {
                 Ok((g, _)) => g,
                 Err(_) => return self.timed_out(id),
             };
@@ -268,7 +291,7 @@ impl Asker {
                 if msg["type"] == "question" {
                     let _ = write!(
                         t,
-                        "\r\nsentry: question {}: pid {} wants {} {} (refused by {}). Allow? [y]es/[n]o/[a]lways, then Enter (no answer in {} s: no) ",
+                        "\r\nsentry: question {}: pid {} wants {} {} (refused by {}). Allow? [y]es/[n]o/[a]lways (no answer in {} s: no) ",
                         msg["id"],
                         msg["pid"],
                         msg["access"].as_str().unwrap_or(""),
@@ -346,26 +369,43 @@ impl Asker {
         }
     }
 
-    fn tty_loop(&self, tty: std::fs::File) {
-        let reader = BufReader::new(tty);
-        for line in reader.lines() {
-            let Ok(line) = line else { return };
-            let (allow, always) = match line.trim().to_ascii_lowercase().as_str() {
-                "y" | "yes" => (true, false),
-                "a" | "always" => (true, true),
-                "n" | "no" | "" => (false, false),
-                _ => continue,
-            };
-            // The oldest question still waiting is the one on the screen first.
-            let oldest = self.state.lock().ok().and_then(|s| {
-                s.pending
-                    .iter()
-                    .find(|(_, p)| p.answer.is_none())
-                    .map(|(id, _)| *id)
-            });
-            if let Some(id) = oldest {
-                let _ = self.answer(id, allow, always, "terminal");
+    fn tty_loop(&self, mut tty: std::fs::File) {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        loop {
+            match tty.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    for b in &buf[..n] {
+                        self.key(*b);
+                    }
+                }
             }
+        }
+    }
+
+    /// The oldest question still waiting (the one on the screen first).
+    fn oldest_pending(&self) -> Option<u64> {
+        self.state.lock().ok().and_then(|s| {
+            s.pending
+                .iter()
+                .find(|(_, p)| p.answer.is_none())
+                .map(|(id, _)| *id)
+        })
+    }
+
+    /// One keystroke from the terminal: y (yes), n (no), a (always); anything else is ignored. Cooked or raw mode
+    /// alike (in cooked mode the line arrives after Enter, whose newline is ignored).
+    fn key(&self, b: u8) -> bool {
+        let (allow, always) = match b.to_ascii_lowercase() {
+            b'y' => (true, false),
+            b'a' => (true, true),
+            b'n' => (false, false),
+            _ => return false,
+        };
+        match self.oldest_pending() {
+            Some(id) => self.answer(id, allow, always, "terminal").is_ok(),
+            None => false,
         }
     }
 
@@ -384,6 +424,29 @@ impl Asker {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// The asker that owns the sentry's terminal while the agent is interactive (see `terminal_input`).
+static TERMINAL: Mutex<std::sync::Weak<Asker>> = Mutex::new(std::sync::Weak::new());
+
+/// Called by the terminal relay with what the user typed: while a question is pending on the terminal, the input is
+/// its answer and is not passed to the agent (returns true). Otherwise false, and the relay forwards it as usual.
+pub fn terminal_input(bytes: &[u8]) -> bool {
+    let Some(a) = TERMINAL.lock().ok().and_then(|t| t.upgrade()) else {
+        return false;
+    };
+    if a.oldest_pending().is_none() {
+        return false;
+    }
+    for b in bytes {
+        a.key(*b);
+    }
+    true
+}
+
+/// Threads of the controller never take the sentry's signals (the main loop forwards them to the agent).
+fn block_signals() {
+    let _ = nix::sys::signal::SigSet::all().thread_block();
 }
 
 fn strip_type(q: &Value) -> Value {

@@ -316,6 +316,14 @@ pub struct Controls {
     pub usage: Arc<Usage>,
     /// `--control PATH`: the control socket.
     pub control: Option<std::path::PathBuf>,
+    /// The sandbox's own cgroup directories (a delegated child's are made below them, so the kernel charges the
+    /// child's tasks and memory to this sandbox's budget too).
+    pub cgroup_dirs: Vec<std::path::PathBuf>,
+    /// Cgroup directories to create this sandbox's cgroups under instead of the sentry's own (set for a delegated
+    /// child by its parent).
+    pub cgroup_parents: Vec<std::path::PathBuf>,
+    /// The sandbox that delegated this one, and this one's id as the parent chose it.
+    pub parent: Option<(String, String)>,
     /// The running approval controller (set by the sandbox when it starts).
     pub asker: Option<Arc<super::approval::Asker>>,
 }

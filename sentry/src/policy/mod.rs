@@ -229,12 +229,13 @@ impl Policy {
     /// The one decision for a network destination (connect, sendto, sendmsg, bind): the names the sandbox's resolver
     /// gave for the address are added, the rules decide, and the decision is recorded like a path decision. A denial
     /// is `errno` (ECONNREFUSED for connect, EACCES for sends and binds; see the README).
+    /// Returns the destination as decided (normalised, with its names) whatever the outcome, for the record.
     pub fn check_net(
         &self,
         who: &Subject,
         mut dest: net_rules::Dest,
         errno: Errno,
-    ) -> Result<(net_rules::Route, net_rules::Dest), Errno> {
+    ) -> (Result<net_rules::Route, Errno>, net_rules::Dest) {
         dest.ip = net_rules::canonical(dest.ip);
         dest.names = self.resolved.names_of(dest.ip);
         let (route, rule) = self.net.decide(&dest);
@@ -245,7 +246,19 @@ impl Policy {
             rule,
             net: true,
         });
-        route.map(|r| (r, dest)).ok_or(errno)
+        (route.ok_or(errno), dest)
+    }
+
+    /// Records that a unix socket the sandbox bound itself is connected to: its own listener, so no `unix:` rule is
+    /// needed (the path is still inside the view, and was decided as a creation when it was bound).
+    pub fn allow_own_socket(&self, who: &Subject, path: &Path) {
+        who.decisions.borrow_mut().push(Decided {
+            allow: true,
+            access: Access::Connect,
+            path: path.to_string_lossy().into_owned(),
+            rule: "the sandbox's own socket".into(),
+            net: false,
+        });
     }
 
     /// Records a refusal of a socket operation that has no destination to decide on (a privileged port bind, an

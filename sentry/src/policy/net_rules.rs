@@ -384,12 +384,19 @@ impl NetPolicy {
         if host_lo {
             for r in &self.rules {
                 if r.host == Host::Loopback && r.matches_port(d.port, d.proto) {
-                    return (
-                        Some(Route::Host(IpAddr::V4(Ipv4Addr::LOCALHOST), d.port)),
-                        format!("allow {}", r.text),
-                    );
+                    // The reserved address means 127.0.0.1; in host mode a loopback address is itself.
+                    let to = if ip.is_loopback() {
+                        ip
+                    } else {
+                        IpAddr::V4(Ipv4Addr::LOCALHOST)
+                    };
+                    return (Some(Route::Host(to, d.port)), format!("allow {}", r.text));
                 }
             }
+        }
+        // In host mode an explicit loopback address rule (`udp://127.0.0.53:53` for a local resolver) names it too:
+        // that is the sensitive-block rule below.
+        if host_lo && (self.mode != Mode::Host || ip == IpAddr::V4(HOST_LOOPBACK_V4)) {
             return (
                 None,
                 format!(
@@ -625,6 +632,29 @@ mod tests {
             .decide(&dest("127.0.0.1", 8080, Proto::Tcp, &[]))
             .0
             .is_some());
+    }
+
+    #[test]
+    fn decide_host_mode_explicit_loopback_address_rule() {
+        let h = pol(Mode::Host, &["udp://127.0.0.53:53", "0.0.0.0/0:*"]);
+        assert!(h
+            .decide(&dest("127.0.0.53", 53, Proto::Udp, &[]))
+            .0
+            .is_some());
+        assert!(h
+            .decide(&dest("127.0.0.53", 53, Proto::Tcp, &[]))
+            .0
+            .is_none());
+        assert!(h
+            .decide(&dest("127.0.0.1", 53, Proto::Udp, &[]))
+            .0
+            .is_none());
+        let s = pol(Mode::Sandbox, &["udp://127.0.0.53:53"]);
+        // In sandbox mode 127/8 is the sandbox's own: the rule is moot, the route stays inside.
+        assert_eq!(
+            s.decide(&dest("127.0.0.53", 53, Proto::Udp, &[])).0,
+            Some(Route::SandboxLoopback)
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// CPU seconds past the budget before the sentry stops the sandbox: a single process gets the kernel's SIGXCPU
 /// (RLIMIT_CPU) first, as on Linux.
 const CPU_GRACE_S: u64 = 1;
+/// Every how many ticks bytes written to writable grants are measured.
+const DISK_EVERY: u64 = 5;
 
 /// A sandbox's budgets, from before the clone to after the last task is gone.
 #[derive(Debug)]
@@ -47,11 +49,20 @@ pub struct Budget {
 impl Budget {
     /// Before the clone: makes the cgroups and works out the rlimits.
     pub fn prepare(limits: &Limits) -> Self {
+        Self::prepare_under(limits, &[])
+    }
+
+    /// `prepare`, with the cgroups made below `parents` (a delegated child's, below its parent sandbox's).
+    pub fn prepare_under(limits: &Limits, parents: &[std::path::PathBuf]) -> Self {
         let root = nix::unistd::geteuid().is_root();
         let wants_cg = limits.tasks.is_some() || limits.memory.is_some() || limits.cpu.is_some();
         let cg = if wants_cg {
             // pids.max counts the sandbox init too: one more than the agent's budget.
-            Cgroup::create(limits.tasks.map(|t| t.saturating_add(1)), limits.memory)
+            Cgroup::create_under(
+                limits.tasks.map(|t| t.saturating_add(1)),
+                limits.memory,
+                parents,
+            )
         } else {
             Cgroup::default()
         };
@@ -135,6 +146,11 @@ impl Budget {
         self.enforcement = e;
     }
 
+    /// The cgroup directories made for this sandbox.
+    pub fn cgroup_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.cg.dirs().to_vec()
+    }
+
     /// After the clone, before the sandbox starts anything: moves the sandbox init into the cgroups.
     pub fn attach(&mut self, init: i32) {
         if self.cg.dirs().is_empty() {
@@ -175,6 +191,8 @@ impl Budget {
             agent,
             started: Instant::now(),
             done: AtomicBool::new(false),
+            ticks: std::sync::atomic::AtomicU64::new(0),
+            last_write_bytes: std::sync::atomic::AtomicU64::new(0),
             exceeded: Mutex::new(BTreeMap::new()),
         });
         let s2 = Arc::clone(&shared);
@@ -191,7 +209,8 @@ impl Budget {
                 .name("sentry-budget".into())
                 .spawn(move || {
                     while !s2.done.load(Ordering::Relaxed) {
-                        std::thread::sleep(TICK);
+                        // Woken early by `finish`: the sandbox's end never waits for a tick.
+                        std::thread::park_timeout(TICK);
                         if s2.done.load(Ordering::Relaxed) {
                             break;
                         }
@@ -221,6 +240,9 @@ struct State {
     agent: Option<i32>,
     started: Instant,
     done: AtomicBool,
+    /// Ticks so far (the /proc walk for bytes written runs every `DISK_EVERY` ticks).
+    ticks: std::sync::atomic::AtomicU64,
+    last_write_bytes: std::sync::atomic::AtomicU64,
     /// Budgets already reported, with what was done.
     exceeded: Mutex<BTreeMap<&'static str, &'static str>>,
 }
@@ -331,10 +353,13 @@ impl State {
                 self.exceeded("wall", format!("{w}s"), format!("{used}s"), true);
             }
         }
+        let n = self.ticks.fetch_add(1, Ordering::Relaxed);
+        // Bytes written to grants only need the walk every few ticks (it costs two reads per process); the
+        // fallbacks for missing cgroups need it every tick.
         let need_proc = (l.tasks.is_some() && cg.pids.is_none())
             || (l.memory.is_some() && cg.memory.is_none())
             || (l.cpu.is_some() && cg.cpu.is_none())
-            || l.disk.is_some();
+            || (l.disk.is_some() && n.is_multiple_of(DISK_EVERY));
         let pu = if need_proc {
             proc_usage(self.init)
         } else {
@@ -395,7 +420,15 @@ impl State {
                     (used, s.blocks_available() == 0)
                 })
                 .unwrap_or((0, false));
-            let used = tmp_used + pu.write_bytes;
+            // Between walks, the last measurement of the grants stands.
+            let grants = if need_proc {
+                self.last_write_bytes
+                    .store(pu.write_bytes, Ordering::Relaxed);
+                pu.write_bytes
+            } else {
+                self.last_write_bytes.load(Ordering::Relaxed)
+            };
+            let used = tmp_used + grants;
             if used >= d || tmp_full {
                 self.k.policy.controls.usage.set_disk_exhausted();
                 let hard = used >= d + d / 4 + (1 << 20);
@@ -420,6 +453,7 @@ impl Monitor {
     pub fn finish(mut self, status: i32) {
         self.shared.done.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
         let s = &self.shared;

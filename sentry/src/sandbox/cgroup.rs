@@ -143,8 +143,16 @@ fn write(p: &Path, v: &str) -> std::io::Result<()> {
     std::fs::write(p, v)
 }
 
-/// Removes `dir` once the kernel has freed its last task (it refuses with EBUSY until then).
+/// Removes `dir` once the kernel has freed its last task (it refuses with EBUSY until then), and first any
+/// `capvisor-*` cgroup left inside it (a delegated child's, whose sentry was killed).
 fn rmdir_patiently(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with("capvisor-") && e.path().is_dir() {
+                rmdir_patiently(&e.path());
+            }
+        }
+    }
     for _ in 0..100 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return,
@@ -182,7 +190,20 @@ impl Cgroup {
     /// Creates the sandbox's cgroups and sets the task and memory limits. Never fails: what could not be done is in
     /// `notes`, and the missing controller is `None`.
     pub fn create(tasks: Option<u64>, memory: Option<u64>) -> Self {
+        Self::create_under(tasks, memory, &[])
+    }
+
+    /// `create`, but below `parents` where one lies in the same hierarchy (a delegated child inside its parent
+    /// sandbox's cgroups, so that hierarchical limits charge it to the parent too).
+    pub fn create_under(tasks: Option<u64>, memory: Option<u64>, parents: &[PathBuf]) -> Self {
         let mut cg = Cgroup::default();
+        let pick = |m: &CgMount, own: Option<PathBuf>| -> Option<PathBuf> {
+            parents
+                .iter()
+                .find(|p| p.starts_with(&m.at) && p.is_dir())
+                .cloned()
+                .or(own)
+        };
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = own_cgroups(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
         let all = mounts(&mountinfo);
@@ -192,7 +213,7 @@ impl Cgroup {
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
         if let Some(m) = all.iter().find(|m| m.v2) {
-            if let Some(parent) = own_dir(m, &own) {
+            if let Some(parent) = pick(m, own_dir(m, &own)) {
                 cg.try_v2(&parent, &name, tasks, memory);
             }
         } else {
@@ -217,7 +238,7 @@ impl Cgroup {
                     cg.notes.push(format!("no cgroup v1 {ctrl} hierarchy"));
                     continue;
                 };
-                let Some(parent) = own_dir(m, &own) else {
+                let Some(parent) = pick(m, own_dir(m, &own)) else {
                     continue;
                 };
                 cg.try_v1(ctrl, &parent, &name, tasks, memory);

@@ -141,8 +141,9 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             sources.push(None);
             continue;
         }
+        // No symlink anywhere on the way: grant paths are canonical, and one that became a symlink since is refused.
         let src = ctx(
-            sys::open_abs(&cs(&b.path).map_err(|e| e.to_string())?, libc::O_PATH),
+            sys::open_abs_nosymlinks(&cs(&b.path).map_err(|e| e.to_string())?, libc::O_PATH),
             || format!("open {}", b.path.display()),
         )?;
         sources.push(Some(src));
@@ -466,16 +467,27 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         }
     }
     if plan.resolver {
-        // Bound here, in the sandbox's namespace with the capabilities to take port 53; served by the sentry.
-        let addr = std::net::SocketAddr::from((crate::net::dns::RESOLVER_ADDR, 53));
-        match std::net::UdpSocket::bind(addr) {
-            Ok(s) => {
-                let fd = OwnedFd::from(s);
-                if proto::send(ctl.as_fd(), &Msg::Resolver, Some(fd.as_fd())).is_err() {
-                    sys::exit_now(125);
+        // Bound here, in the sandbox's namespace with the capabilities to take port 53; served by the sentry. At
+        // 127.0.0.53 (what the masked /etc/resolv.conf names) and at 127.0.0.1 (glibc's default when the view has no
+        // /etc/resolv.conf, or only a symlink out of the view).
+        for ip in [
+            crate::net::dns::RESOLVER_ADDR,
+            std::net::Ipv4Addr::LOCALHOST,
+        ] {
+            let addr = std::net::SocketAddr::from((ip, 53));
+            let socks = std::net::UdpSocket::bind(addr)
+                .map(OwnedFd::from)
+                .and_then(|u| Ok((u, OwnedFd::from(std::net::TcpListener::bind(addr)?))));
+            match socks {
+                Ok((udp, tcp)) => {
+                    for fd in [udp, tcp] {
+                        if proto::send(ctl.as_fd(), &Msg::Resolver, Some(fd.as_fd())).is_err() {
+                            sys::exit_now(125);
+                        }
+                    }
                 }
+                Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
             }
-            Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
         }
     }
     let tmp = match build_view(&plan) {
@@ -486,6 +498,24 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
         sys::exit_now(125);
     }
     drop(tmp);
+    // The delegation endpoint, bound in the sandbox's network namespace (abstract names are per namespace), handed
+    // to the sentry, which serves it. Without one the sandbox simply cannot delegate. Never in the host's network
+    // namespace (`--net host`): an abstract name there is reachable by every host process.
+    let endpoint = if plan.own_netns {
+        super::delegate::bind_endpoint().ok()
+    } else {
+        None
+    };
+    if proto::send(
+        ctl.as_fd(),
+        &Msg::Delegate,
+        endpoint.as_ref().map(AsFd::as_fd),
+    )
+    .is_err()
+    {
+        sys::exit_now(125);
+    }
+    drop(endpoint);
     // The answer carries the agent's terminal (a pty slave of the sandbox's devpts), when it gets one.
     let tty = match proto::recv(ctl.as_fd()) {
         Ok((Msg::Viewed, tty)) => tty,

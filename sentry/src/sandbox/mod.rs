@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod cgroup;
+pub mod delegate;
 pub mod filter;
 pub mod init;
 mod landlock;
@@ -211,7 +212,19 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         // The disk budget bounds the private tmpfs too.
         spec.policy.tmp_size = spec.policy.tmp_size.min(d);
     }
-    let mut budget = budget::Budget::prepare(&spec.policy.controls.limits);
+    let mut budget = budget::Budget::prepare_under(
+        &spec.policy.controls.limits,
+        &spec.policy.controls.cgroup_parents,
+    );
+    spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
+    // Announce the delegation endpoint (see `delegate`); there is none in the host's network namespace.
+    spec.env
+        .retain(|v| !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
+    if spec.policy.net.mode != Mode::Host {
+        if let Ok(e) = CString::new(format!("SENTRY_SOCKET={}", delegate::ENDPOINT_SHOWN)) {
+            spec.env.push(e);
+        }
+    }
     let (mut plan, roots) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
     // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
@@ -260,16 +273,24 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     // Into the sandbox's cgroups before the init starts anything.
     budget.attach(child);
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
-    let mut resolver = None;
+    let mut resolver = Vec::new();
     let mut first = proto::recv(ours.as_fd());
-    if let Ok((Msg::Resolver, Some(fd))) = first {
-        resolver = Some(fd);
+    while let Ok((Msg::Resolver, Some(fd))) = first {
+        resolver.push(fd);
         first = proto::recv(ours.as_fd());
     }
     let tmp = match first {
         Ok((Msg::Mounted, Some(fd))) => fd,
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok(_) | Err(_) => {
+            return Err(fail(SandboxError::Setup(
+                "sandbox init died during set-up".into(),
+            )))
+        }
+    };
+    let endpoint = match proto::recv(ours.as_fd()) {
+        Ok((Msg::Delegate, fd)) => fd,
+        _ => {
             return Err(fail(SandboxError::Setup(
                 "sandbox init died during set-up".into(),
             )))
@@ -391,11 +412,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             c.approval.timeout,
             c.control.as_deref(),
             spec.audit.share(),
+            interactive,
         )
         .map_err(|e| fail(SandboxError::Setup(e)))?;
         spec.policy.controls.asker = Some(asker);
     }
 
+    let budget_start = std::time::Instant::now();
     let platform: Box<dyn Platform> = match (tracer, listener) {
         (Some(t), _) => Box::new(t),
         (None, Some(l)) => Box::new(crate::platform::Seccomp::new(l)),
@@ -414,11 +437,12 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             "workdir": spec.workdir,
             "grants": spec.policy.grants.iter().map(|g| format!("{} {}", g.mode(), g.path.display())).collect::<Vec<_>>(),
             "budgets": budget.describe(),
+            "parent": spec.policy.controls.parent.as_ref().map(|(p, _)| p),
         }),
     );
-    if let Some(sock) = resolver {
+    if !resolver.is_empty() {
         crate::net::dns::start(
-            sock,
+            resolver,
             spec.policy.net.clone(),
             Arc::clone(&spec.policy.resolved),
         )
@@ -462,9 +486,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("signalfd"))?;
 
     crate::kernel::pool::Pool::start(&kernel);
+    if let Some(ep) = endpoint {
+        delegate::serve(Arc::clone(&kernel), ep, budget_start);
+    }
     let agent = agent_pid(child);
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref(), &gofer);
+    // Delegated children end with their parent, before its cgroups (which hold theirs) are removed.
+    delegate::shutdown();
     monitor.finish(status);
     if let Some(a) = &kernel.policy.controls.asker {
         a.shutdown();

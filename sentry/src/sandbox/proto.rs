@@ -17,6 +17,9 @@ pub enum Msg {
     Mounted,
     /// sentry → child: the view's root is held, continue.
     Viewed,
+    /// child → sentry, right after `Mounted`: the delegation endpoint (a listening socket bound in the sandbox's own
+    /// network namespace), attached when it could be made.
+    Delegate,
     /// agent → sentry: the seccomp listener is open at this fd number in the agent (sent with plain write(2): the
     /// agent is already filtered, and sendmsg is trapped to the sentry, which is waiting for this very message).
     ListenerAt(u32),
@@ -32,7 +35,8 @@ pub enum Msg {
     Exited(i32),
     /// child → sentry: set-up failed.
     Error(String),
-    /// child → sentry (`--net sandbox`, before `Mounted`): the resolver's UDP socket, bound in the sandbox's namespace.
+    /// child → sentry (`--net sandbox`, before `Mounted`, once per socket): the resolver's UDP socket and TCP listener,
+    /// bound in the sandbox's namespace.
     Resolver,
 }
 
@@ -41,6 +45,7 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Go => b"G".to_vec(),
         Msg::Mounted => b"M".to_vec(),
         Msg::Viewed => b"V".to_vec(),
+        Msg::Delegate => b"D".to_vec(),
         Msg::ListenerAt(n) => [&b"L"[..], &n.to_le_bytes()].concat(),
         Msg::Ack => b"A".to_vec(),
         Msg::Seize => b"S".to_vec(),
@@ -56,6 +61,7 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
         b"G" => Ok(Msg::Go),
         b"M" => Ok(Msg::Mounted),
         b"V" => Ok(Msg::Viewed),
+        b"D" => Ok(Msg::Delegate),
         [b'L', n @ ..] if n.len() == 4 => Ok(Msg::ListenerAt(u32::from_le_bytes([
             n[0], n[1], n[2], n[3],
         ]))),
@@ -148,6 +154,7 @@ mod tests {
             Msg::Go,
             Msg::Mounted,
             Msg::Viewed,
+            Msg::Delegate,
             Msg::ListenerAt(7),
             Msg::Ack,
             Msg::Seize,

@@ -114,6 +114,8 @@ impl<'t> Relay<'t> {
         if self.stdin_open && ready.get(1) == Some(&true) {
             match nix::unistd::read(stdin_fd().as_raw_fd(), &mut buf) {
                 Ok(0) | Err(_) => self.stdin_open = false,
+                // While an approval question waits on this terminal, what the user types answers it.
+                Ok(n) if crate::policy::approval::terminal_input(&buf[..n]) => {}
                 Ok(n) => write_all(self.t.master.as_fd(), &buf[..n]),
             }
         }

@@ -97,20 +97,31 @@ fn checked_addr(t: &mut Task<'_>, ptr: u64, len: u32) -> Result<Checked, Errno> 
                 }
                 _ => {
                     let path = node.path.clone();
-                    t.check(
-                        Access::Connect,
-                        &Node {
-                            policy_path: path.clone(),
-                            path: path.clone(),
-                            kind: Kind::Missing,
-                        },
-                    )?;
+                    let own =
+                        t.k.vfs
+                            .open_view(&path, libc::O_PATH, 0)
+                            .and_then(|f| nix::sys::stat::fstat(f.as_raw_fd()))
+                            .is_ok_and(|st| crate::net::is_own_socket(&st));
+                    if !own {
+                        t.check(
+                            Access::Connect,
+                            &Node {
+                                policy_path: path.clone(),
+                                path: path.clone(),
+                                kind: Kind::Missing,
+                            },
+                        )?;
+                    }
                     // The socket file itself, in the view, no symlink followed: a racing rename cannot redirect the
                     // connect anywhere the check did not see.
                     let f = t.k.vfs.open_view(&path, libc::O_PATH, 0)?;
                     let st = nix::sys::stat::fstat(f.as_raw_fd())?;
                     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
                         return Err(Errno::ECONNREFUSED);
+                    }
+                    if crate::net::is_own_socket(&st) {
+                        // Bound by this sandbox (its own listener): no host daemon is behind it.
+                        t.k.policy.allow_own_socket(&t.subject, &path);
                     }
                     let via = sockaddr_un(format!("/proc/self/fd/{}", f.as_raw_fd()).as_bytes())?;
                     return Ok(Checked {
@@ -146,13 +157,20 @@ fn route(t: &mut Task<'_>, info: &SockInfo, addr: &[u8], errno: Errno) -> Result
         proto: info.proto(),
         names: vec![],
     };
-    let (route, dest) = t.k.policy.check_net(&t.subject, dest, errno)?;
+    let (route, dest) = t.k.policy.check_net(&t.subject, dest, errno);
     let mut rec = crate::audit::NetArgs {
         proto: dest.proto.as_str(),
         addr: dest.ip.to_string(),
         port,
         name: dest.names.first().cloned(),
         via: None,
+    };
+    let route = match route {
+        Ok(r) => r,
+        Err(e) => {
+            t.args.net = Some(rec);
+            return Err(e);
+        }
     };
     let target = match route {
         Route::SandboxLoopback if info.host_side && t.k.policy.net.mode != Mode::Host => {
@@ -344,35 +362,50 @@ pub fn sys_sendmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
     let fd = a.i32(0);
     let mut sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
     if let Some(info) = continues(t, &sock)? {
-        let outside = match peek_name(t, a.ptr(1))? {
-            Some(n) => match crate::net::parse_inet(&n) {
-                Ok((ip, _)) => {
-                    let ip = crate::policy::net_rules::canonical(ip);
-                    !(ip.is_loopback() || ip.is_unspecified())
-                }
-                Err(_) => false,
-            },
-            None => false,
-        };
-        if !outside || info.ty == libc::SOCK_STREAM {
+        match outside_name(t, &info, &[a.ptr(1)])? {
             // Layer 1: the sandbox's namespace has only loopback, whatever a racing thread writes into msg_name.
-            return Ok(Reply::Continue);
+            None => return Ok(Reply::Continue),
+            Some(dest) => sock = host_side_for(t, fd, &sock, &info, dest)?,
         }
-        // An outside datagram destination: a host-side socket first (decided on the sentry's copy in send_one).
-        let named = peek_name(t, a.ptr(1))?.ok_or(Errno::EINVAL)?;
-        let (ip, port) = crate::net::parse_inet(&named)?;
-        let dest = Dest {
-            ip,
-            port,
-            proto: info.proto(),
-            names: vec![],
-        };
-        t.k.policy.check_net(&t.subject, dest, Errno::EACCES)?;
-        let (host, _) = replace_with_host_socket(t, fd, &sock, &info, None)?;
-        sock = host;
     }
     let n = send_one(t, &sock, a.ptr(1), a.i32(2))?;
     Ok(Reply::Val(i64::try_from(n).map_err(|_| Errno::EOVERFLOW)?))
+}
+
+/// The first outside datagram destination named by the msghdrs at `msgs` (a peek: it only chooses the path; the
+/// sentry decides each message again on its own copy in `send_one`). None: the kernel may be left to it.
+fn outside_name(t: &Task<'_>, info: &SockInfo, msgs: &[u64]) -> Result<Option<Dest>, Errno> {
+    if info.ty == libc::SOCK_STREAM {
+        return Ok(None);
+    }
+    for &m in msgs {
+        if let Some(n) = peek_name(t, m)? {
+            if let Ok((ip, port)) = crate::net::parse_inet(&n) {
+                let canon = crate::policy::net_rules::canonical(ip);
+                if !(canon.is_loopback() || canon.is_unspecified()) {
+                    return Ok(Some(Dest {
+                        ip,
+                        port,
+                        proto: info.proto(),
+                        names: vec![],
+                    }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Decides `dest` and, when allowed, replaces the task's socket with a host-side one to send it from.
+fn host_side_for(
+    t: &mut Task<'_>,
+    fd: i32,
+    sock: &OwnedFd,
+    info: &SockInfo,
+    dest: Dest,
+) -> Result<OwnedFd, Errno> {
+    t.k.policy.check_net(&t.subject, dest, Errno::EACCES).0?;
+    Ok(replace_with_host_socket(t, fd, sock, info, None)?.0)
 }
 
 /// One `struct msghdr` at `msg`, copied, checked and sent by the sentry (a unix or a host-side inet socket).
@@ -485,16 +518,23 @@ fn send_one(t: &mut Task<'_>, sock: &OwnedFd, msg: u64, flags: i32) -> Result<us
     )
 }
 
-/// sendmmsg(2): continued on sockets of the sandbox's namespace (layer 1 bounds every name; an outside destination
-/// fails there with ENETUNREACH, see the README); on a unix or host-side socket each message is sent like sendmsg, and
-/// its length written back into its `msg_len`.
+/// sendmmsg(2): continued on sockets of the sandbox's namespace unless a message names an outside destination (then,
+/// as for sendmsg, the socket is replaced with a host-side one); on a unix or host-side socket each message is sent
+/// like sendmsg, and its length written back into its `msg_len`.
 pub fn sys_sendmmsg(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
-    let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
-    if continues(t, &sock)?.is_some() {
-        return Ok(Reply::Continue);
-    }
+    let fd = a.i32(0);
+    let mut sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
     // struct mmsghdr: a 56-byte msghdr, then an unsigned int msg_len, padded to 64 bytes. UIO_MAXIOV messages at most.
     let count = a.u32(2).min(1024);
+    if let Some(info) = continues(t, &sock)? {
+        let msgs: Vec<u64> = (0..u64::from(count))
+            .filter_map(|i| a.ptr(1).checked_add(i * 64))
+            .collect();
+        match outside_name(t, &info, &msgs)? {
+            None => return Ok(Reply::Continue),
+            Some(dest) => sock = host_side_for(t, fd, &sock, &info, dest)?,
+        }
+    }
     let mut sent = 0u32;
     for i in 0..u64::from(count) {
         let at = a.ptr(1).checked_add(i * 64).ok_or(Errno::EFAULT)?;
@@ -543,6 +583,16 @@ pub fn sys_bind(t: &mut Task<'_>, a: &SyscallArgs) -> SysResult {
                 ));
             }
             let sock = t.dup_fd(a.i32(0)).map_err(|_| Errno::EBADF)?;
+            if t.k.policy.net.mode != Mode::Host && crate::net::is_host_socket(sock.as_fd()) {
+                // A socket the sentry made in the host's namespace (its connect failed, so it is unbound): binding
+                // it would open a port on the host's network.
+                return Err(t.k.policy.refuse_net(
+                    &t.subject,
+                    format!("bind {ip}:{port}"),
+                    "binding a socket of the host's namespace is refused",
+                    Errno::EACCES,
+                ));
+            }
             sys::bind_raw(sock.as_fd(), &addr)?;
             Ok(Reply::Val(0))
         }
@@ -579,12 +629,18 @@ fn bind_unix_path(t: &mut Task<'_>, fd: i32, addr: &[u8]) -> SysResult {
     t.check(Access::Write, &node)?;
     let (mount, rel) = t.k.vfs.writable_for(&node.path).ok_or(Errno::EROFS)?;
     let (dir, name) = mount.parent(rel)?;
-    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    path.extend_from_slice(name.as_bytes());
-    let via = sockaddr_un(&path)?;
     let sock = t.dup_fd(fd).map_err(|_| Errno::EBADF)?;
     let umask = t.umask()?;
-    sys::bind_raw(sock.as_fd(), &via)?;
+    // Bound by its last component from inside its directory, so getsockname shows the name (as natively for the
+    // usual relative name; an absolute or multi-component path shows only its last component).
+    crate::net::bind_in_dir(sock.as_fd(), dir.as_fd(), &sockaddr_un(name.as_bytes())?)?;
+    if let Ok(st) = nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        name.as_c_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        crate::net::remember_own_socket(&st);
+    }
     // Best effort, as the file exists now: a failure leaves the kernel's default mode. The gofer makes the change.
     let _ = mount.chmod(rel, 0o777 & !umask);
     Ok(Reply::Val(0))

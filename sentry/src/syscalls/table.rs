@@ -74,10 +74,31 @@ const IOCTL_GUARD: &[&[Cond]] = &[
     }],
 ];
 
+/// The socket type without its SOCK_NONBLOCK / SOCK_CLOEXEC flags (a type with any other bit is EINVAL natively, so
+/// it is left to the kernel).
+const SOCK_TYPE_BITS: u32 = !(0o4000 | 0o2_000_000);
+
+const fn family_is(f: u32) -> Cond {
+    Cond {
+        arg: 0,
+        cmp: Cmp::Eq32(f),
+    }
+}
+
+const fn type_is(t: u32) -> Cond {
+    Cond {
+        arg: 1,
+        cmp: Cmp::Masked32 {
+            mask: SOCK_TYPE_BITS,
+            value: t,
+        },
+    }
+}
+
 /// socket(2): refused for any family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_PACKET, AF_VSOCK to a
-/// hypervisor, AF_ALG and the rest are outside the sandbox's namespace or kernel attack surface); for raw and packet
-/// socket types (type & 0xf is SOCK_RAW or SOCK_PACKET: the flags SOCK_NONBLOCK and SOCK_CLOEXEC sit above); and for
-/// netlink other than NETLINK_ROUTE (which, without capabilities, can only read routes and addresses).
+/// hypervisor, AF_ALG and the rest are outside the sandbox's namespace or kernel attack surface); for raw (3) and
+/// packet (10) inet sockets; for SCTP (see PROTO_SCTP); and for netlink other than NETLINK_ROUTE (which, without capabilities, can only read
+/// routes and addresses; netlink sockets are SOCK_RAW by nature, so the raw conditions name the inet families).
 const SOCKET_GUARD: &[&[Cond]] = &[
     &[
         Cond {
@@ -97,31 +118,27 @@ const SOCKET_GUARD: &[&[Cond]] = &[
             cmp: Cmp::Ne32(16),
         },
     ],
-    &[Cond {
-        arg: 1,
-        cmp: Cmp::Masked32 {
-            mask: 0xf,
-            value: 3,
-        },
-    }],
-    &[Cond {
-        arg: 1,
-        cmp: Cmp::Masked32 {
-            mask: 0xf,
-            value: 10,
-        },
-    }],
+    &[family_is(2), type_is(3)],
+    &[family_is(10), type_is(3)],
+    &[family_is(2), type_is(10)],
+    &[family_is(10), type_is(10)],
     &[
-        Cond {
-            arg: 0,
-            cmp: Cmp::Eq32(16),
-        },
+        family_is(16),
         Cond {
             arg: 2,
             cmp: Cmp::Ne32(0),
         },
     ],
+    &[family_is(2), PROTO_SCTP],
+    &[family_is(10), PROTO_SCTP],
 ];
+
+/// IPPROTO_SCTP: SCTP connects through setsockopt(SCTP_SOCKOPT_CONNECTX), which carries addresses the sentry would
+/// never see.
+const PROTO_SCTP: Cond = Cond {
+    arg: 2,
+    cmp: Cmp::Eq32(132),
+};
 
 /// PER_LINUX: the default personality.
 const PER_LINUX: u32 = 0;
@@ -237,7 +254,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     ),
     (
         libc::SYS_connect,
-        Entry::emulated("connect", net::sys_connect, "address copied once and checked; the sentry connects the socket"),
+        Entry::emulated("connect", net::sys_connect, "address copied once and decided; the sentry connects (outside: its own host-side socket, installed at the fd)"),
     ),
     (libc::SYS_accept, Entry::native("accept", "on a socket the agent holds; network namespace bounds it")),
     (
@@ -247,7 +264,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_recvfrom, Entry::native("recvfrom", "receives on a socket the agent already holds")),
     (
         libc::SYS_sendmsg,
-        Entry::emulated("sendmsg", net::sys_sendmsg, "unix sockets: message copied, checked, sent by the sentry"),
+        Entry::emulated("sendmsg", net::sys_sendmsg, "unix, host-side or outside-bound: copied, decided, sent by the sentry; else continued (namespace-bound)"),
     ),
     (libc::SYS_recvmsg, Entry::native("recvmsg", "receives on a socket the agent already holds")),
     (libc::SYS_shutdown, Entry::native("shutdown", "on a socket the agent already holds")),
@@ -817,7 +834,7 @@ pub static TABLE: &[(c_long, Entry)] = &[
     (libc::SYS_syncfs, Entry::native("syncfs", "flushes the filesystem of an fd the agent holds; no authority")),
     (
         libc::SYS_sendmmsg,
-        Entry::emulated("sendmmsg", net::sys_sendmmsg, "inet: continued (namespace-bound); unix: each message checked and sent by the sentry"),
+        Entry::emulated("sendmmsg", net::sys_sendmmsg, "as sendmsg, message by message"),
     ),
     (libc::SYS_setns, Entry::denied("setns", Errno::EPERM, "joining another namespace would leave the sandbox's")),
     (libc::SYS_getcpu, Entry::native("getcpu", "which CPU and node the caller runs on")),
@@ -1205,17 +1222,18 @@ mod tests {
         }
         assert_eq!(families.len(), 4);
         // SOCK_PACKET (10) is the obsolete packet socket type libc deprecates by name.
-        for ty in [libc::SOCK_RAW, 10] {
-            let ty = u32::try_from(ty).expect("positive");
-            assert!(SOCKET_GUARD.iter().any(|c| c
-                == &[Cond {
-                    arg: 1,
-                    cmp: Cmp::Masked32 {
-                        mask: 0xf,
-                        value: ty
-                    }
-                }]));
+        for fam in [libc::AF_INET, libc::AF_INET6] {
+            for ty in [libc::SOCK_RAW, 10] {
+                let fam = u32::try_from(fam).expect("positive");
+                let ty = u32::try_from(ty).expect("positive");
+                assert!(SOCKET_GUARD
+                    .iter()
+                    .any(|c| *c == [family_is(fam), type_is(ty)]));
+            }
         }
+        assert_eq!(libc::IPPROTO_SCTP, 132);
+        let flags = u32::try_from(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC).expect("positive");
+        assert_eq!(SOCK_TYPE_BITS & flags, 0);
         assert_eq!(libc::NETLINK_ROUTE, 0);
     }
 

@@ -46,9 +46,11 @@ pub trait Mount: Send + Sync + std::fmt::Debug {
         self.open(rel, libc::O_PATH | libc::O_NOFOLLOW, 0)
     }
 
-    /// The parent directory of `rel` (O_PATH) and the last component, for the one call the sentry makes on an fd the
-    /// mount handed out (linking an unnamed O_TMPFILE, which only the task's own fd reaches). The gofer's copy of a
-    /// read-only grant is a read-only mount, so such an fd cannot write there whatever is done with it.
+    /// The parent directory of `rel` (O_PATH) and the last component, for the two calls the sentry makes through an
+    /// fd the mount handed out, because only the sentry holds what they need: linking an unnamed O_TMPFILE (only the
+    /// task's own fd reaches it) and binding a unix socket at a path (bind(2) takes a path, which the sentry forms as
+    /// `/proc/self/fd/<dir>/<name>`; the gofer has no /proc). The gofer's copy of a read-only grant is a read-only
+    /// mount, so such an fd cannot write there whatever is done with it.
     fn parent(&self, rel: &Path) -> Result<(OwnedFd, CString), Errno> {
         let name = rel.file_name().ok_or(Errno::EBUSY)?;
         let parent = rel.parent().unwrap_or(Path::new(""));
