@@ -15,9 +15,12 @@ build:
 run: build
 	./target/release/sentry exec -- $(CMD)
 
-# Everything the CI runs: unit tests, integration and security tests against the real binary.
+# Everything the CI runs: unit tests, integration and security tests against the real binary — then every integration
+# test of the sentry and the escape test again on the ptrace platform (the first pass runs on the default: seccomp here).
 test:
 	$(CARGO) test --workspace --all-targets
+	SENTRY_TEST_PLATFORM=ptrace $(CARGO) test -p sentry --test '*'
+	SENTRY_TEST_PLATFORM=ptrace $(CARGO) test -p conformance --test escape
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -39,7 +42,8 @@ conformance:
 # Adversarial programs under the sentry, judged from outside; ends with "N blocked, N escaped".
 escape:
 	$(CARGO) build -p sentry -p conformance
-	./target/debug/conformance escape --sentry ./target/debug/sentry
+	./target/debug/conformance escape --sentry ./target/debug/sentry --platform seccomp
+	./target/debug/conformance escape --sentry ./target/debug/sentry --platform ptrace
 
 # docs/compat.md: THE syscall table joined with the latest conformance results.
 compat:

@@ -7,7 +7,8 @@
 //!   `{"probe":…,"iterations":…,"ns_per_op":…}` on stdout. Its fixtures live in the current
 //!   directory and are created if missing.
 //! - `bench run [--sentry PATH] [--quick]` copies itself into a fresh workspace under the temp
-//!   directory, runs every probe there natively and under `sentry exec --`, alternating over
+//!   directory, runs every probe there natively and under `sentry exec --platform seccomp` and
+//!   `--platform ptrace`, rotating the order over
 //!   several rounds, takes medians, times start-up, prints a table and PASS/MISS against the
 //!   targets, and writes the results to `target/bench.json`. A miss is reported, never fatal.
 
@@ -33,6 +34,8 @@ const READ_FILE_BYTES: usize = 64;
 const GETPID_MAX_RATIO: f64 = 1.1;
 const OPEN_CLOSE_MAX_RATIO: f64 = 5.0;
 const STARTUP_MAX: Duration = Duration::from_millis(20);
+/// The ptrace platform (issue 6): emulated open+close within 3x the seccomp platform, getpid within 1.1x native.
+const PTRACE_OPEN_CLOSE_MAX_VS_SECCOMP: f64 = 3.0;
 /// A mediated connect (decided, made from the sentry's host-side socket, installed at the agent's fd) against a
 /// native loopback connect.
 const TCP_CONNECT_MAX_RATIO: f64 = 5.0;
@@ -518,7 +521,10 @@ fn base_command(program: &Path, cwd: &Path) -> Command {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Native,
+    /// `sentry exec --platform seccomp`.
     Sentry,
+    /// `sentry exec --platform ptrace`.
+    Ptrace,
     /// The sentry with a glob deny rule that matches nothing: the view is then not exact, so no open is continued
     /// natively and every file open is served by the gofer (and every stat by the sentry).
     Gofer,
@@ -538,6 +544,7 @@ impl Mode {
         match self {
             Mode::Native => "native",
             Mode::Sentry => "sentry",
+            Mode::Ptrace => "ptrace",
             Mode::Gofer => "sentry (gofer)",
         }
     }
@@ -560,9 +567,14 @@ impl Driver {
                 c.args(rest);
                 c
             }
-            Mode::Sentry => {
+            Mode::Sentry | Mode::Ptrace => {
                 let mut c = base_command(&self.sentry, &self.work);
-                c.args(["exec", "--"]).args(argv);
+                let platform = if mode == Mode::Ptrace {
+                    "ptrace"
+                } else {
+                    "seccomp"
+                };
+                c.args(["exec", "--platform", platform, "--"]).args(argv);
                 c
             }
             Mode::Gofer => {
@@ -586,9 +598,13 @@ impl Driver {
                     c.env(ADDR_ENV, format!("127.0.0.1:{p}"));
                     c
                 }
-                Mode::Sentry | Mode::Gofer => {
+                Mode::Sentry | Mode::Gofer | Mode::Ptrace => {
                     let mut c = base_command(&self.sentry, &self.work);
-                    c.args(["exec", "--net", "sandbox"])
+                    c.arg("exec");
+                    if mode == Mode::Ptrace {
+                        c.args(["--platform", "ptrace"]);
+                    }
+                    c.args(["--net", "sandbox"])
                         .arg(format!("--allow-net=host.loopback:{p}-{}", p + 1))
                         .arg(format!("--env={ADDR_ENV}=240.0.0.1:{p}"))
                         .args(["--", "./bench", "probe", probe.name(), &n]);
@@ -733,9 +749,11 @@ struct Row {
     iterations: u64,
     native: Result<f64, String>,
     sentry: Result<f64, String>,
+    ptrace: Result<f64, String>,
     /// The successful samples behind the medians, in ns.
     native_samples: Vec<f64>,
     sentry_samples: Vec<f64>,
+    ptrace_samples: Vec<f64>,
 }
 
 impl Row {
@@ -744,6 +762,7 @@ impl Row {
         iterations: u64,
         native: &[Result<f64, String>],
         sentry: &[Result<f64, String>],
+        ptrace: &[Result<f64, String>],
     ) -> Row {
         let ok =
             |v: &[Result<f64, String>]| v.iter().filter_map(|s| s.as_ref().ok()).copied().collect();
@@ -752,8 +771,26 @@ impl Row {
             iterations,
             native: summarize(native),
             sentry: summarize(sentry),
+            ptrace: summarize(ptrace),
             native_samples: ok(native),
             sentry_samples: ok(sentry),
+            ptrace_samples: ok(ptrace),
+        }
+    }
+
+    /// ptrace over native.
+    fn ptrace_ratio(&self) -> Option<f64> {
+        match (&self.native, &self.ptrace) {
+            (Ok(n), Ok(p)) if *n > 0.0 => Some(p / n),
+            _ => None,
+        }
+    }
+
+    /// ptrace over seccomp.
+    fn ptrace_vs_seccomp(&self) -> Option<f64> {
+        match (&self.sentry, &self.ptrace) {
+            (Ok(s), Ok(p)) if *s > 0.0 => Some(p / s),
+            _ => None,
         }
     }
 
@@ -772,8 +809,14 @@ impl Row {
     }
 }
 
+/// A column a row does not measure (the gofer and tar rows have no ptrace run).
+const NOT_MEASURED: &str = "not measured";
+
 /// Median of the successful samples, or the first error if there were none.
 fn summarize(samples: &[Result<f64, String>]) -> Result<f64, String> {
+    if samples.is_empty() {
+        return Err(NOT_MEASURED.into());
+    }
     let ok: Vec<f64> = samples
         .iter()
         .filter_map(|s| s.as_ref().ok())
@@ -818,6 +861,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
         let n = probe.iterations(cfg.quick);
         let mut native = Vec::new();
         let mut sentry = Vec::new();
+        let mut ptrace = Vec::new();
         for round in 0..rounds {
             progress(&format!(
                 "{:<16} round {}/{rounds}",
@@ -825,24 +869,27 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 round + 1
             ));
             // Alternate which goes first so neither always runs on a warmer machine.
-            let order = if round % 2 == 0 {
-                [Mode::Native, Mode::Sentry]
-            } else {
-                [Mode::Sentry, Mode::Native]
-            };
+            let mut order = [Mode::Native, Mode::Sentry, Mode::Ptrace];
+            order.rotate_left(round % 3);
             for mode in order {
                 let r = d.probe(mode, probe, n);
                 match mode {
                     Mode::Native => native.push(r),
                     Mode::Sentry | Mode::Gofer => sentry.push(r),
+                    Mode::Ptrace => ptrace.push(r),
                 }
             }
             // A probe that fails once will fail again: do not spend the rounds on it.
-            if native.iter().chain(&sentry).all(Result::is_err) {
+            if native
+                .iter()
+                .chain(&sentry)
+                .chain(&ptrace)
+                .all(Result::is_err)
+            {
                 break;
             }
         }
-        rows.push(Row::new(probe.name(), n, &native, &sentry));
+        rows.push(Row::new(probe.name(), n, &native, &sentry, &ptrace));
     }
 
     // The same probes with every open served by the gofer (a policy whose view is not exact).
@@ -870,7 +917,7 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 }
             }
         }
-        rows.push(Row::new(name, n, &native, &gofer));
+        rows.push(Row::new(name, n, &native, &gofer, &[]));
     }
     // tar -cf /dev/null of a 10,000-file tree: default policy, and every open through the gofer.
     setup_tree(&ws.0.join(TAR_DIR))?;
@@ -888,34 +935,33 @@ fn run_main(args: &[&str]) -> Result<(), String> {
                 native.push(d.tar(Mode::Native));
             }
         }
-        rows.push(Row::new(name, 1, &native, &sandboxed));
+        rows.push(Row::new(name, 1, &native, &sandboxed, &[]));
     }
 
     // Start-up: warm the page cache, then alternate.
     progress(&format!("{:<16} {startup_runs} runs each", "startup"));
-    for mode in [Mode::Native, Mode::Sentry] {
+    for mode in [Mode::Native, Mode::Sentry, Mode::Ptrace] {
         for _ in 0..3 {
             let _ = d.startup(mode);
         }
     }
     let mut native = Vec::new();
     let mut sentry = Vec::new();
+    let mut ptrace = Vec::new();
     for i in 0..startup_runs {
-        let order = if i % 2 == 0 {
-            [Mode::Native, Mode::Sentry]
-        } else {
-            [Mode::Sentry, Mode::Native]
-        };
+        let mut order = [Mode::Native, Mode::Sentry, Mode::Ptrace];
+        order.rotate_left(i % 3);
         for mode in order {
             let r = d.startup(mode).map(|t| t.as_secs_f64() * 1e9);
             match mode {
                 Mode::Native => native.push(r),
                 Mode::Sentry | Mode::Gofer => sentry.push(r),
+                Mode::Ptrace => ptrace.push(r),
             }
         }
     }
     progress("");
-    let startup = Row::new("startup", as_u64(startup_runs), &native, &sentry);
+    let startup = Row::new("startup", as_u64(startup_runs), &native, &sentry, &ptrace);
     drop(d);
     drop(ws);
 
@@ -972,7 +1018,31 @@ fn checks(rows: &[Row], startup: &Row) -> Vec<Check> {
     };
     let startup_ns = startup.sentry.as_ref().ok().copied();
     let max_ns = STARTUP_MAX.as_secs_f64() * 1e9;
+    let ptrace_getpid = rows
+        .iter()
+        .find(|r| r.name == "getpid")
+        .and_then(Row::ptrace_ratio);
+    let ptrace_open = rows
+        .iter()
+        .find(|r| r.name == "open_close")
+        .and_then(Row::ptrace_vs_seccomp);
+    let measured = |v: Option<f64>| {
+        v.map(|r| format!("{r:.3}x"))
+            .ok_or_else(|| "not measured".to_string())
+    };
     vec![
+        Check {
+            name: "ptrace getpid",
+            target: format!("ratio <= {GETPID_MAX_RATIO}"),
+            actual: measured(ptrace_getpid),
+            pass: ptrace_getpid.is_some_and(|r| r <= GETPID_MAX_RATIO),
+        },
+        Check {
+            name: "ptrace open+close",
+            target: format!("vs seccomp <= {PTRACE_OPEN_CLOSE_MAX_VS_SECCOMP}"),
+            actual: measured(ptrace_open),
+            pass: ptrace_open.is_some_and(|r| r <= PTRACE_OPEN_CLOSE_MAX_VS_SECCOMP),
+        },
         ratio_check("getpid", "getpid", GETPID_MAX_RATIO),
         ratio_check("open+close", "open_close", OPEN_CLOSE_MAX_RATIO),
         ratio_check("gofer open", "open_close/gofer", GOFER_OPEN_CLOSE_MAX_RATIO),
@@ -998,6 +1068,7 @@ fn fmt_ns(v: &Result<f64, String>) -> String {
         Ok(ns) if *ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
         Ok(ns) if *ns >= 1e4 => format!("{:.1} us", ns / 1e3),
         Ok(ns) => format!("{ns:.1} ns"),
+        Err(e) if e == NOT_MEASURED => "-".into(),
         Err(_) => "FAILED".into(),
     }
 }
@@ -1006,21 +1077,32 @@ fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize, load: &s
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<16} {:>10} {:>14} {:>14} {:>9} {:>8}",
-        "probe", "iters", "native/op", "sentry/op", "ratio", "spread"
+        "{:<16} {:>8} {:>12} {:>12} {:>12} {:>8} {:>8} {:>8} {:>7}",
+        "probe",
+        "iters",
+        "native/op",
+        "seccomp/op",
+        "ptrace/op",
+        "sec/nat",
+        "ptr/nat",
+        "ptr/sec",
+        "spread"
     );
-    let _ = writeln!(s, "{}", "-".repeat(76));
+    let _ = writeln!(s, "{}", "-".repeat(99));
     let line = |s: &mut String, r: &Row| {
-        let ratio = r.ratio().map_or_else(|| "-".into(), |x| format!("{x:.2}x"));
+        let x = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}x"));
         let spread = r.spread().map_or_else(|| "-".into(), |x| format!("{x:.2}"));
         let _ = writeln!(
             s,
-            "{:<16} {:>10} {:>14} {:>14} {:>9} {:>8}",
+            "{:<16} {:>8} {:>12} {:>12} {:>12} {:>8} {:>8} {:>8} {:>7}",
             r.name,
             r.iterations,
             fmt_ns(&r.native),
             fmt_ns(&r.sentry),
-            ratio,
+            fmt_ns(&r.ptrace),
+            x(r.ratio()),
+            x(r.ptrace_ratio()),
+            x(r.ptrace_vs_seccomp()),
             spread
         );
     };
@@ -1032,16 +1114,23 @@ fn report(rows: &[Row], startup: &Row, checks: &[Check], rounds: usize, load: &s
         s,
         "(medians of {rounds} alternating rounds per probe, read_100 per 100 files; tcp_connect and transfer_100m: \
          native at 127.0.0.1, sentry through host.loopback with --net sandbox (a mediated connection);\n \
-         startup = wall time of `/bin/true` vs `sentry exec -- /bin/true`, median of {} runs each;\n \
-         spread = slowest/fastest sandboxed sample; load average at start: {})",
+         startup = wall time of `/bin/true` vs `sentry exec --platform seccomp|ptrace -- /bin/true`, median of {} runs \
+         each;\n spread = slowest/fastest seccomp sample; load average at start: {})",
         startup.iterations,
         load
     );
     let mut errors: Vec<&String> = rows
         .iter()
         .chain(std::iter::once(startup))
-        .flat_map(|r| [r.native.as_ref().err(), r.sentry.as_ref().err()])
+        .flat_map(|r| {
+            [
+                r.native.as_ref().err(),
+                r.sentry.as_ref().err(),
+                r.ptrace.as_ref().err(),
+            ]
+        })
         .flatten()
+        .filter(|e| e.as_str() != NOT_MEASURED)
         .collect();
     errors.dedup();
     for e in errors {
@@ -1088,7 +1177,7 @@ fn json_value(v: &Result<f64, String>) -> String {
 }
 
 fn json_row(r: &Row) -> String {
-    let errs: Vec<String> = [&r.native, &r.sentry]
+    let errs: Vec<String> = [&r.native, &r.sentry, &r.ptrace]
         .iter()
         .filter_map(|v| v.as_ref().err())
         .map(|e| json_str(e))
@@ -1100,14 +1189,18 @@ fn json_row(r: &Row) -> String {
             .join(",")
     };
     format!(
-        "{{\"name\":{},\"iterations\":{},\"native_ns\":{},\"sentry_ns\":{},\"ratio\":{},\"native_samples_ns\":[{}],\"sentry_samples_ns\":[{}],\"errors\":[{}]}}",
+        "{{\"name\":{},\"iterations\":{},\"native_ns\":{},\"sentry_ns\":{},\"ptrace_ns\":{},\"ratio\":{},\"ptrace_ratio\":{},\"ptrace_vs_seccomp\":{},\"native_samples_ns\":[{}],\"sentry_samples_ns\":[{}],\"ptrace_samples_ns\":[{}],\"errors\":[{}]}}",
         json_str(r.name),
         r.iterations,
         json_value(&r.native),
         json_value(&r.sentry),
+        json_value(&r.ptrace),
         r.ratio().map_or_else(|| "null".into(), |x| format!("{x:.3}")),
+        r.ptrace_ratio().map_or_else(|| "null".into(), |x| format!("{x:.3}")),
+        r.ptrace_vs_seccomp().map_or_else(|| "null".into(), |x| format!("{x:.3}")),
         list(&r.native_samples),
         list(&r.sentry_samples),
+        list(&r.ptrace_samples),
         errs.join(",")
     )
 }

@@ -48,8 +48,18 @@ fn ran(r: &spawn::Run, lines: usize) -> bool {
     matches!(r.status, spawn::Status::Exited(0)) && r.stdout.lines().count() >= lines
 }
 
+static PLATFORM: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The platform every attack runs on (`sentry exec --platform P`); `None`: the sentry's default. Set once.
+pub fn set_platform(p: Option<String>) {
+    let _ = PLATFORM.set(p);
+}
+
 fn sandboxed(sentry: &Path, ws: &Path, flags: &[&str], script: &str) -> spawn::Run {
     let mut argv = vec![sentry.display().to_string(), "exec".into()];
+    if let Some(Some(p)) = PLATFORM.get() {
+        argv.extend(["--platform".into(), p.clone()]);
+    }
     argv.extend(flags.iter().map(|s| (*s).to_string()));
     argv.extend([
         "--".into(),

@@ -333,9 +333,7 @@ pub fn run(opts: &ExternalOpts) -> Result<ExtReport, String> {
             ),
         };
         for p in &sandboxes {
-            let cell = if *p == Platform::Ptrace {
-                Cell::new(Verdict::Skip, Some("platform not available".into()))
-            } else if !sentry_ok {
+            let cell = if !sentry_ok {
                 Cell::new(
                     Verdict::Skip,
                     Some(format!("sentry not found at {}", opts.sentry.display())),
@@ -346,6 +344,8 @@ pub fn run(opts: &ExternalOpts) -> Result<ExtReport, String> {
                 let mut argv = vec![
                     opts.sentry.to_string_lossy().into_owned(),
                     "exec".to_owned(),
+                    "--platform".to_owned(),
+                    p.name().to_owned(),
                 ];
                 let first = opts.prefix.first().map_or(e.bin.as_str(), String::as_str);
                 argv.extend(grants_for(&[first, e.bin.as_str()]));

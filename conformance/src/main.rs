@@ -118,6 +118,9 @@ enum Cmd {
         /// The sentry binary (default: next to this one).
         #[arg(long, value_name = "PATH")]
         sentry: Option<PathBuf>,
+        /// The sentry's platform for every attack (`sentry exec --platform`); default: the sentry's own choice.
+        #[arg(long, value_parser = ["seccomp", "ptrace", "auto"])]
+        platform: Option<String>,
     },
 }
 
@@ -224,8 +227,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Escape { sentry } => {
+        Cmd::Escape { sentry, platform } => {
             let sentry = sentry.unwrap_or_else(|| sibling("sentry"));
+            if let Some(p) = &platform {
+                println!("platform: {p}");
+            }
+            conformance::escape::set_platform(platform);
             // Each case runs in its own workspace: a relative path would no longer name the binary.
             let sentry = std::fs::canonicalize(&sentry).unwrap_or(sentry);
             let verdicts = conformance::escape::run_all(&sentry);

@@ -132,6 +132,10 @@ struct ExecArgs {
     /// Print each mediated syscall to stderr as it is answered.
     #[arg(long)]
     strace: bool,
+    /// How syscalls are caught: seccomp user-notify, ptrace, or auto (seccomp where the kernel offers user-notify
+    /// with ADDFD, Linux 5.14+; ptrace otherwise).
+    #[arg(long, value_enum, default_value_t = crate::platform::Choice::Auto)]
+    platform: crate::platform::Choice,
     /// A control socket for this sandbox (JSON lines; see README): approval questions and answers.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
@@ -587,6 +591,7 @@ fn exec(a: ExecArgs) -> i32 {
         env,
         workdir,
         audit,
+        platform: crate::platform::resolve(a.platform),
     };
     match sandbox::run(spec) {
         Ok(code) => code,

@@ -141,3 +141,127 @@ impl Platform for Seccomp {
         self.n.id_valid(trap.id)
     }
 }
+
+/// ptrace: a tracer thread owns the tracees; traps and answers cross to it (see `platform_ptrace`).
+#[derive(Debug)]
+pub struct Ptrace {
+    t: platform_ptrace::Tracer,
+}
+
+impl Ptrace {
+    /// Starts the tracer thread. SIGCHLD is blocked in the calling thread from here on.
+    pub fn new() -> Result<Self, Errno> {
+        Ok(Self {
+            t: platform_ptrace::Tracer::spawn()?,
+        })
+    }
+
+    /// Traces `pid` from now on (it must not have installed its filter yet: a trace stop without a tracer is ENOSYS).
+    pub fn seize(&self, pid: i32) -> Result<(), Errno> {
+        self.t.seize(pid)
+    }
+}
+
+impl Platform for Ptrace {
+    fn name(&self) -> &'static str {
+        "ptrace"
+    }
+
+    fn next_trap(&self) -> Result<Option<Trap>, Errno> {
+        Ok(self.t.next())
+    }
+
+    fn answer(&self, trap: &Trap, answer: Answer) -> Result<i64, Errno> {
+        use platform_ptrace::Reply;
+        self.t.answer(
+            trap,
+            match answer {
+                Answer::Val(v) => Reply::Val(v),
+                Answer::Err(e) => Reply::Err(e),
+                Answer::Continue => Reply::Continue,
+                Answer::Fd { fd, cloexec } => Reply::Fd { fd, cloexec },
+            },
+        )
+    }
+
+    fn install_at(
+        &self,
+        trap: &Trap,
+        fd: BorrowedFd<'_>,
+        at: i32,
+        cloexec: bool,
+    ) -> Result<(), Errno> {
+        self.t.install_at(
+            trap,
+            fd.try_clone_to_owned().map_err(|_| Errno::EMFILE)?,
+            at,
+            cloexec,
+        )
+    }
+
+    fn still_valid(&self, trap: &Trap) -> bool {
+        self.t.valid(trap.id)
+    }
+}
+
+/// Which platform `--platform` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Choice {
+    /// seccomp user-notify where the kernel offers it with ADDFD (Linux 5.14+), else ptrace.
+    #[default]
+    Auto,
+    Seccomp,
+    Ptrace,
+}
+
+/// What `auto` picks on this host: seccomp when `user_notif` is among the kernel's seccomp actions and the kernel
+/// has ADDFD with SEND (5.14+); ptrace otherwise.
+pub fn resolve(c: Choice) -> Choice {
+    match c {
+        Choice::Auto => {
+            let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+                .unwrap_or_default();
+            let release = nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if actions.split_whitespace().any(|a| a == "user_notif")
+                && kernel_at_least(&release, 5, 14)
+            {
+                Choice::Seccomp
+            } else {
+                Choice::Ptrace
+            }
+        }
+        c => c,
+    }
+}
+
+fn kernel_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>().unwrap_or(0));
+    let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    (a, b) >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_versions_compare() {
+        assert!(kernel_at_least("6.18.0-1-amd64", 5, 14));
+        assert!(kernel_at_least("5.14.0", 5, 14));
+        assert!(!kernel_at_least("5.10.209-1", 5, 14));
+        assert!(!kernel_at_least("4.19.0", 5, 14));
+        assert!(!kernel_at_least("garbage", 5, 14));
+    }
+
+    #[test]
+    fn explicit_choices_are_kept() {
+        assert_eq!(resolve(Choice::Ptrace), Choice::Ptrace);
+        assert_eq!(resolve(Choice::Seccomp), Choice::Seccomp);
+        assert_ne!(resolve(Choice::Auto), Choice::Auto);
+    }
+}

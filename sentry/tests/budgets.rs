@@ -325,8 +325,8 @@ fn budgets_unprivileged_degrades_to_rlimits_and_says_so() {
     let audit = ws.join("audit.jsonl");
     let mut c = common::command(&bin, ws.path());
     c.uid(nobody).gid(nobody);
+    c.args(common::exec_args());
     c.args([
-        "exec",
         "--audit",
         audit.to_str().expect("ascii"),
         "--limit",
@@ -366,8 +366,8 @@ fn budgets_unprivileged_degrades_to_rlimits_and_says_so() {
     let audit2 = ws.join("audit2.jsonl");
     let mut c = common::command(&bin, ws.path());
     c.uid(nobody).gid(nobody);
+    c.args(common::exec_args());
     c.args([
-        "exec",
         "--audit",
         audit2.to_str().expect("ascii"),
         "--limit",

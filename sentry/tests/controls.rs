@@ -253,8 +253,12 @@ sys.exit(os.waitstatus_to_exitcode(st))
         .arg(driver)
         .arg(answer)
         .arg(if stdin_null { "1" } else { "0" })
-        .arg(common::sentry_bin())
-        .args(args);
+        .arg(common::sentry_bin());
+    // `sentry exec` runs on the platform under test.
+    match args.split_first() {
+        Some((&"exec", rest)) => c.args(common::exec_args()).args(rest),
+        _ => c.args(args),
+    };
     run_command(c, RUN_TIMEOUT)
 }
 

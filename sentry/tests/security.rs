@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    assert_no_panic, command, compile_c, have, kill_group, run_command, run_sandboxed, run_sentry,
-    sandbox_command, sentry_bin, wait_until, Output, TempDir, RUN_TIMEOUT,
+    assert_no_panic, command, compile_c, exec_args, have, kill_group, run_command, run_sandboxed,
+    run_sentry, sandbox_command, sentry_bin, wait_until, Output, TempDir, RUN_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -1478,8 +1478,14 @@ fn unprivileged_user_echo_runs() {
     std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
     let as_nobody = |args: &[&str]| {
         let mut c = command("setpriv", dir.path());
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .args(args);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        // `sentry exec` runs on the platform under test.
+        match args.split_first() {
+            Some((bin, rest)) if rest.first() == Some(&"exec") => {
+                c.arg(bin).args(exec_args()).args(&rest[1..])
+            }
+            _ => c.args(args),
+        };
         run_command(c, RUN_TIMEOUT)
     };
     // The built binary must be reachable by uid 65534; if it is not, run a copy.

@@ -265,6 +265,13 @@ impl Audit {
     }
 
     /// A lifecycle record (`kind` = "sandbox_start", "sandbox_exit", "integrity"), with free-form fields.
+    /// One line on stderr under `--strace` (the platform, at start).
+    pub fn strace_note(&self, line: &str) {
+        if self.strace {
+            eprintln!("{line}");
+        }
+    }
+
     pub fn lifecycle(&self, kind: &'static str, fields: serde_json::Value) {
         let Some(f) = &self.file else { return };
         let mut obj = serde_json::json!({ "time": now(), "kind": kind, "sandbox": self.sandbox });

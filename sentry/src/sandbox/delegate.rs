@@ -287,7 +287,10 @@ fn handle(k: &Kernel, conn: &OwnedFd, started: Instant) {
         .arg("--sandbox-id")
         .arg(&child_id)
         .arg("--parent")
-        .arg(&k.audit.sandbox);
+        .arg(&k.audit.sandbox)
+        // A child runs on its parent's platform.
+        .arg("--platform")
+        .arg(k.platform.name());
     if let Some(a) = &k.audit.log_path {
         cmd.arg("--audit").arg(a);
     }

@@ -44,6 +44,32 @@ mod tests {
         assert!(programs(Trap::Trace).is_ok());
     }
 
+    /// The ptrace platform's program is THE table's program with one parameter changed: every instruction is the
+    /// same except the trap action (USER_NOTIF becomes TRACE), and nothing else returns TRACE.
+    #[test]
+    fn ptrace_program_differs_only_in_the_trap_action() {
+        const RET_K: u16 = 0x06;
+        const USER_NOTIF: u32 = 0x7fc0_0000;
+        const TRACE: u32 = 0x7ff0_0000;
+        let n = programs(Trap::Notify).expect("notify compiles");
+        let t = programs(Trap::Trace).expect("trace compiles");
+        assert_eq!(n.len(), t.len());
+        let mut changed = 0;
+        for (pn, pt) in n.iter().zip(&t) {
+            assert_eq!(pn.len(), pt.len());
+            for (a, b) in pn.iter().zip(pt) {
+                assert_eq!((a.code, a.jt, a.jf), (b.code, b.jt, b.jf));
+                if a.k != b.k {
+                    assert_eq!((a.code, a.k, b.k), (RET_K, USER_NOTIF, TRACE));
+                    changed += 1;
+                } else {
+                    assert!(!(a.code == RET_K && a.k == TRACE));
+                }
+            }
+        }
+        assert!(changed >= 1, "the trap action must appear");
+    }
+
     #[test]
     fn spec_has_no_emulated_numbers() {
         let s = spec();

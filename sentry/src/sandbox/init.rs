@@ -39,6 +39,8 @@ pub struct Plan {
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     pub filters: Vec<Vec<platform_seccomp::sock_filter>>,
+    /// The ptrace platform: be traced before installing the filter (compiled with SECCOMP_RET_TRACE), no listener.
+    pub ptrace: bool,
     /// Budgets the kernel enforces per process: (resource, soft, hard), set on the agent before exec.
     pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
     /// The sandbox has its own network namespace (every mode but `--net host`): bring its loopback up.
@@ -606,6 +608,9 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     if let Err(e) = super::landlock::restrict(plan) {
         fail(e);
     }
+    if plan.ptrace {
+        traced_exec(ctl, plan)
+    }
     let listener = match platform_seccomp::install(&plan.filters, true) {
         Ok(Some(l)) => l,
         Ok(None) => fail("seccomp: no listener".into()),
@@ -621,6 +626,36 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     }
     drop(listener);
     sys::close_from(3);
+    exec_agent(plan)
+}
+
+/// The ptrace platform's end of start-up: traced first, then filtered, then exec.
+fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
+    if proto::send(ctl, &Msg::Seize, None).is_err() {
+        sys::exit_now(125);
+    }
+    // The sentry's tracer has seized us when it answers.
+    if !matches!(proto::recv(ctl), Ok((Msg::Ack, None))) {
+        sys::exit_now(125);
+    }
+    if let Err(e) = platform_seccomp::install(&plan.filters, false) {
+        let _ = proto::send_plain(
+            ctl,
+            &Msg::Error(format!("install seccomp filter: {}", e.desc())),
+        );
+        sys::exit_now(125);
+    }
+    if proto::send_plain(ctl, &Msg::Filtered).is_err() {
+        sys::exit_now(125);
+    }
+    if proto::recv_plain(ctl) != Ok(Msg::Ack) {
+        sys::exit_now(125);
+    }
+    sys::close_from(3);
+    exec_agent(plan)
+}
+
+fn exec_agent(plan: &Plan) -> ! {
     // From here every syscall is filtered; execve itself is checked by the sentry.
     let e = sys::execve(&plan.program, &plan.argv, &plan.env);
     let name = OsStr::from_bytes(plan.program.as_bytes())

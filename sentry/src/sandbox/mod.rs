@@ -60,6 +60,8 @@ pub struct Spec {
     pub env: Vec<CString>,
     pub workdir: PathBuf,
     pub audit: Audit,
+    /// seccomp user-notify or ptrace (already resolved: never `Auto`).
+    pub platform: crate::platform::Choice,
 }
 
 const NS_FLAGS: libc::c_int = libc::CLONE_NEWUSER
@@ -71,7 +73,7 @@ const NS_FLAGS: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWCGROUP;
 
 /// Checks the host offers what the sandbox needs, with a message saying what is missing.
-pub fn preflight() -> Result<(), SandboxError> {
+pub fn preflight(ptrace: bool) -> Result<(), SandboxError> {
     let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
     if max.trim() == "0" {
         return Err(SandboxError::Setup(
@@ -87,7 +89,12 @@ pub fn preflight() -> Result<(), SandboxError> {
     }
     let actions =
         std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
-    if !actions.contains("user_notif") {
+    if ptrace && !actions.split_whitespace().any(|a| a == "trace") {
+        return Err(SandboxError::Setup(
+            "this kernel has no SECCOMP_RET_TRACE: the ptrace platform cannot run".into(),
+        ));
+    }
+    if !ptrace && !actions.contains("user_notif") {
         return Err(SandboxError::Setup(
             "this kernel has no seccomp user notification (Linux 5.9+ with ADDFD needed)".into(),
         ));
@@ -142,7 +149,8 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
                 .map(|m| (p.to_path_buf(), m.is_dir()))
         })
         .collect();
-    let filters = filter::programs(Trap::Notify)
+    let ptrace = spec.platform == crate::platform::Choice::Ptrace;
+    let filters = filter::programs(if ptrace { Trap::Trace } else { Trap::Notify })
         .map_err(|e| SandboxError::Setup(format!("seccomp filter: {e}")))?;
     Ok((
         Plan {
@@ -154,6 +162,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             filters,
+            ptrace,
             rlimits: vec![],
             own_netns: spec.policy.net.mode != Mode::Host,
             resolver: spec.policy.net.mode == Mode::Sandbox,
@@ -195,7 +204,8 @@ fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
 
 /// Runs the sandbox to completion and returns the exit code to report (the agent's, or 128+N when killed by N).
 pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
-    preflight()?;
+    let ptrace = spec.platform == crate::platform::Choice::Ptrace;
+    preflight(ptrace)?;
     let interactive = tty::Terminal::wanted();
     spec.policy.ptys = true;
     if let Some(d) = spec.policy.controls.limits.disk {
@@ -304,7 +314,36 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     proto::send(ours.as_fd(), &Msg::Viewed, slave.as_ref().map(AsFd::as_fd))
         .map_err(|e| fail(host("start sandbox")(e)))?;
     drop(slave);
+    // ptrace: the agent asks to be seized before it installs its filter, then says the filter is in place.
+    let tracer = if ptrace {
+        let t = crate::platform::Ptrace::new().map_err(|e| fail(host("start the tracer")(e)))?;
+        match proto::recv(ours.as_fd()) {
+            Ok((Msg::Seize, _)) => {
+                agent_pid(child)
+                    .ok_or(Errno::ESRCH)
+                    .and_then(|a| t.seize(a))
+                    .map_err(|e| fail(host("ptrace the agent")(e)))?;
+                proto::send(ours.as_fd(), &Msg::Ack, None)
+                    .map_err(|e| fail(host("start sandbox")(e)))?;
+            }
+            Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
+            Ok((Msg::Exited(s), _)) => return Ok(exit_code(s)),
+            Ok(_) | Err(_) => {
+                return Err(fail(SandboxError::Setup(
+                    "the agent died before exec".into(),
+                )))
+            }
+        }
+        Some(t)
+    } else {
+        None
+    };
     let listener = match proto::recv(ours.as_fd()) {
+        Ok((Msg::Filtered, _)) if tracer.is_some() => {
+            proto::send(ours.as_fd(), &Msg::Ack, None)
+                .map_err(|e| fail(host("start sandbox")(e)))?;
+            None
+        }
         Ok((Msg::ListenerAt(n), _)) => {
             let fetched = agent_pid(child)
                 .ok_or(Errno::ESRCH)
@@ -315,7 +354,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             let fd = fetched.map_err(|e| fail(host("take the seccomp listener")(e)))?;
             proto::send(ours.as_fd(), &Msg::Ack, None)
                 .map_err(|e| fail(host("start sandbox")(e)))?;
-            fd
+            Some(fd)
         }
         Ok((Msg::Error(m), _)) => return Err(fail(SandboxError::Setup(m))),
         Ok((Msg::Exited(s), _)) => return Ok(exit_code(s)),
@@ -380,7 +419,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     }
 
     let budget_start = std::time::Instant::now();
-    let platform = crate::platform::Seccomp::new(listener);
+    let platform: Box<dyn Platform> = match (tracer, listener) {
+        (Some(t), _) => Box::new(t),
+        (None, Some(l)) => Box::new(crate::platform::Seccomp::new(l)),
+        (None, None) => return Err(fail(SandboxError::Setup("no platform".into()))),
+    };
+    spec.audit
+        .strace_note(&format!("sentry: platform {}", platform.name()));
     let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
     spec.audit.lifecycle(
         "sandbox_start",
@@ -409,7 +454,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     }
     resolve_rule_names(&spec.policy);
     let kernel = Arc::new(Kernel {
-        platform: Box::new(platform),
+        platform,
         policy: spec.policy,
         vfs: Vfs::new(view_root, mounts, tty_path),
         audit: spec.audit,
@@ -429,8 +474,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         mask.add(s);
     }
     mask.thread_block().map_err(host("block signals"))?;
+    // On ptrace, SIGCHLD stays blocked but is read by the tracer thread alone: every tracee stop raises one.
+    let mut wanted = mask;
+    if ptrace {
+        wanted.remove(Signal::SIGCHLD);
+    }
     let sigfd = SignalFd::with_flags(
-        &mask,
+        &wanted,
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )
     .map_err(host("signalfd"))?;

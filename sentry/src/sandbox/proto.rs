@@ -23,8 +23,14 @@ pub enum Msg {
     /// agent → sentry: the seccomp listener is open at this fd number in the agent (sent with plain write(2): the
     /// agent is already filtered, and sendmsg is trapped to the sentry, which is waiting for this very message).
     ListenerAt(u32),
-    /// sentry → agent: the listener was taken (pidfd_getfd); the agent may close its fds and exec.
+    /// sentry → agent: the listener was taken (pidfd_getfd); the agent may close its fds and exec. On ptrace: the
+    /// agent is traced (after `Seize`), or its filter is known to be in place (after `Filtered`).
     Ack,
+    /// agent → sentry (ptrace platform): trace me now, before I install the filter (a trace stop with no tracer fails
+    /// the syscall with ENOSYS).
+    Seize,
+    /// agent → sentry (ptrace platform): the filter is installed (plain write(2), as `ListenerAt`).
+    Filtered,
     /// init → sentry: the agent's wait status.
     Exited(i32),
     /// child → sentry: set-up failed.
@@ -42,6 +48,8 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Delegate => b"D".to_vec(),
         Msg::ListenerAt(n) => [&b"L"[..], &n.to_le_bytes()].concat(),
         Msg::Ack => b"A".to_vec(),
+        Msg::Seize => b"S".to_vec(),
+        Msg::Filtered => b"F".to_vec(),
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
         Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
         Msg::Resolver => b"R".to_vec(),
@@ -58,6 +66,8 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
             n[0], n[1], n[2], n[3],
         ]))),
         b"A" => Ok(Msg::Ack),
+        b"S" => Ok(Msg::Seize),
+        b"F" => Ok(Msg::Filtered),
         b"R" => Ok(Msg::Resolver),
         [b'X', s @ ..] if s.len() == 4 => {
             Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
@@ -147,6 +157,8 @@ mod tests {
             Msg::Delegate,
             Msg::ListenerAt(7),
             Msg::Ack,
+            Msg::Seize,
+            Msg::Filtered,
             Msg::Exited(-3),
             Msg::Error("x y".into()),
             Msg::Resolver,

@@ -232,10 +232,28 @@ pub fn run_native(cmd: &[&str], cwd: &Path) -> Output {
     run_command(c, RUN_TIMEOUT)
 }
 
+/// The platform every `sentry exec` of the tests runs on: `SENTRY_TEST_PLATFORM` (seccomp, ptrace or auto), else
+/// the sentry's default. `make test` runs the integration tests once per platform.
+pub fn test_platform() -> Option<String> {
+    std::env::var("SENTRY_TEST_PLATFORM")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+/// `exec` and, under `SENTRY_TEST_PLATFORM`, `--platform P`: the start of every `sentry exec` command line.
+pub fn exec_args() -> Vec<String> {
+    let mut v = vec!["exec".to_string()];
+    if let Some(p) = test_platform() {
+        v.push("--platform".into());
+        v.push(p);
+    }
+    v
+}
+
 /// The command line for `sentry exec ARGS -- CMD`.
 pub fn sandbox_command(args: &[&str], cmd: &[&str], cwd: &Path) -> Command {
     let mut c = command(sentry_bin(), cwd);
-    c.arg("exec").args(args).arg("--").args(cmd);
+    c.args(exec_args()).args(args).arg("--").args(cmd);
     c
 }
 
@@ -249,7 +267,10 @@ pub fn run_sandboxed(args: &[&str], cmd: &[&str], cwd: &Path) -> Output {
 /// Runs the sentry binary with raw arguments (CLI tests). Asserts it never panicked.
 pub fn run_sentry(args: &[&str], cwd: &Path) -> Output {
     let mut c = command(sentry_bin(), cwd);
-    c.args(args);
+    match args.split_first() {
+        Some((&"exec", rest)) => c.args(exec_args()).args(rest),
+        _ => c.args(args),
+    };
     let out = run_command(c, RUN_TIMEOUT);
     assert_no_panic(&out, &format!("sentry {args:?}"));
     out
