@@ -656,3 +656,14 @@ fn workload_with_every_open_through_the_gofer_matches_native() {
     assert!(served > 100, "the gofer served only {served} opens");
     eprintln!("the gofer served {served} opens");
 }
+
+/// The host's /tmp cannot be granted over the sandbox's private one (run from /tmp, the default policy would): a clear
+/// policy error, not two different /tmps for reads and writes.
+#[test]
+fn granting_the_private_tmp_itself_is_a_policy_error() {
+    let out = run_sandboxed(&[], &["/bin/true"], Path::new("/tmp"));
+    assert_eq!(out.code, 3, "{out}");
+    assert!(out.stderr.contains("/tmp cannot be granted"), "{out}");
+    let out = run_sandboxed(&["--rw", "/dev/shm"], &["/bin/true"], Path::new("/var/tmp"));
+    assert_eq!(out.code, 3, "{out}");
+}

@@ -512,6 +512,17 @@ impl Builder {
         strict: bool,
     ) -> Result<(), LoadError> {
         let path = canonical_prefix(&expand(p, &self.anchors, origin)?, true);
+        if path == Path::new("/tmp") || path == Path::new("/dev/shm") {
+            // The sandbox's own private tmpfs lives there; the host's cannot be bound over it (a directory below it can).
+            return Err(LoadError::Parse {
+                path: origin.into(),
+                msg: format!(
+                    "{} cannot be granted: it is the sandbox's private tmpfs (grant a directory below it, e.g. run from {}/work)",
+                    path.display(),
+                    path.display()
+                ),
+            });
+        }
         if let Err(source) = std::fs::symlink_metadata(&path) {
             if strict {
                 return Err(LoadError::MissingPath {
