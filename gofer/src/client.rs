@@ -24,6 +24,9 @@ const NS: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUTS;
 
+/// How long a caller polls for the gofer's answer before sleeping on it (see `wire::recv_spin`).
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// A running gofer and the connections to it.
 #[derive(Debug)]
 pub struct Client {
@@ -170,7 +173,7 @@ impl Client {
             self.fail(&format!("sending to the gofer failed: {}", e.desc()));
             return Err(Errno::EIO);
         }
-        let (bytes, got) = match wire::recv(sock) {
+        let (bytes, got) = match wire::recv_spin(sock, SPIN) {
             Ok(Some(m)) => m,
             Ok(None) => {
                 self.fail("the gofer closed its connection");

@@ -461,6 +461,10 @@ fn timespec(t: Time) -> libc::timespec {
     }
 }
 
+/// How long a connection's thread polls for the next request before sleeping on it: a burst of file operations
+/// (an import, a build step) then costs no wake-ups; an idle connection sleeps after this.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
 pub enum Ended {
@@ -476,7 +480,7 @@ pub enum Ended {
 /// client that does that is not trusted with another answer).
 pub fn serve(state: &Arc<State>, sock: OwnedFd) -> Ended {
     loop {
-        let (bytes, fd) = match wire::recv(sock.as_fd()) {
+        let (bytes, fd) = match wire::recv_spin(sock.as_fd(), SPIN) {
             Ok(Some(m)) => m,
             Ok(None) => return Ended::Closed,
             Err(Errno::EPROTO) => return Ended::Malformed(Malformed("bad packet or control data")),
