@@ -7,9 +7,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{have, kill_group, run_command, run_native, sentry_bin, Output, TempDir, RUN_TIMEOUT};
+use common::{
+    have, kill_group, pids_with_arg, run_command, run_native, sentry_bin, wait_until, Output,
+    TempDir, RUN_TIMEOUT,
+};
 
 fn on_ptrace(args: &[&str], cmd: &[&str], ws: &TempDir) -> Output {
     let mut c = common::command(sentry_bin(), ws.path());
@@ -28,38 +31,6 @@ fn token() -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{}{:09}", std::process::id(), nanos)
-}
-
-fn pids_with_arg(token: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        if cmdline.windows(token.len()).any(|w| w == token.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The agent finds the reserved socket and tries everything with it: nothing is ever queued for it, what it sends
@@ -194,18 +165,25 @@ fn killing_the_sentry_kills_every_tracee() {
             .args(["/bin/bash", "-c", &script]);
         c.spawn().expect("spawn sentry")
     };
-    let started = wait_until(Duration::from_secs(30), || pids_with_arg(&tok).len() >= 5);
+    let started = wait_until(Duration::from_secs(30), || {
+        pids_with_arg(&tok, false).len() >= 5
+    });
     if !started {
         kill_group(&child);
         let _ = child.wait();
-        panic!("the tracees never started: {:?}", pids_with_arg(&tok));
+        panic!(
+            "the tracees never started: {:?}",
+            pids_with_arg(&tok, false)
+        );
     }
     std::thread::sleep(Duration::from_millis(500));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill the sentry");
     let _ = child.wait();
-    let gone = wait_until(Duration::from_secs(10), || pids_with_arg(&tok).is_empty());
-    let left = pids_with_arg(&tok);
+    let gone = wait_until(Duration::from_secs(10), || {
+        pids_with_arg(&tok, false).is_empty()
+    });
+    let left = pids_with_arg(&tok, false);
     for p in &left {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(*p),
@@ -351,7 +329,7 @@ fn interactive_bash_job_control_under_tmux() {
     assert_eq!(out.code, 0, "{out}");
     let cleanup = || {
         let _ = tmux(&sock, &["kill-server"]);
-        for p in pids_with_arg(&tok) {
+        for p in pids_with_arg(&tok, false) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(p),
                 nix::sys::signal::Signal::SIGKILL,
@@ -373,11 +351,12 @@ fn interactive_bash_job_control_under_tmux() {
         // Ctrl-Z stops the foreground job; the shell says so and the process is stopped, seen from outside.
         keys(&[&format!("sleep 1000.1{tok}"), "Enter"]);
         assert!(wait_until(Duration::from_secs(20), || pids_with_arg(
-            &format!(".1{tok}")
+            &format!(".1{tok}"),
+            false
         )
         .len()
             == 1));
-        let a = pids_with_arg(&format!(".1{tok}"))[0];
+        let a = pids_with_arg(&format!(".1{tok}"), false)[0];
         keys(&["C-z"]);
         assert!(
             wait_until(Duration::from_secs(20), || pane(&sock).contains("Stopped")),
@@ -412,9 +391,10 @@ fn interactive_bash_job_control_under_tmux() {
         assert_eq!(state(a), Some('S'), "{}", pane(&sock));
         keys(&["C-c"]);
         assert!(
-            wait_until(Duration::from_secs(10), || pids_with_arg(&format!(
-                ".1{tok}"
-            ))
+            wait_until(Duration::from_secs(10), || pids_with_arg(
+                &format!(".1{tok}"),
+                false
+            )
             .is_empty()),
             "Ctrl-C did not end the foreground job: {}",
             pane(&sock)
@@ -422,11 +402,12 @@ fn interactive_bash_job_control_under_tmux() {
         // A second job: Ctrl-Z, then fg brings it back to the foreground, running.
         keys(&[&format!("sleep 1000.2{tok}"), "Enter"]);
         assert!(wait_until(Duration::from_secs(20), || pids_with_arg(
-            &format!(".2{tok}")
+            &format!(".2{tok}"),
+            false
         )
         .len()
             == 1));
-        let b = pids_with_arg(&format!(".2{tok}"))[0];
+        let b = pids_with_arg(&format!(".2{tok}"), false)[0];
         keys(&["C-z"]);
         assert!(wait_until(Duration::from_secs(10), || matches!(
             state(b),
@@ -440,7 +421,8 @@ fn interactive_bash_job_control_under_tmux() {
         );
         keys(&["C-c"]);
         assert!(wait_until(Duration::from_secs(10), || pids_with_arg(
-            &format!(".2{tok}")
+            &format!(".2{tok}"),
+            false
         )
         .is_empty()));
         // The shell still answers.

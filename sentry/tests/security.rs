@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    assert_no_panic, command, compile_c, exec_args, have, kill_group, run_command, run_sandboxed,
-    run_sentry, sandbox_command, sentry_bin, wait_until, Output, TempDir, RUN_TIMEOUT,
+    assert_no_panic, command, compile_c, exec_args, have, kill_group, pids_with_arg, run_command,
+    run_sandboxed, run_sentry, sandbox_command, sentry_bin, wait_until, Output, TempDir,
+    RUN_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -125,33 +126,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     walk(root, root, &mut out);
     out
-}
-
-/// Pids of host processes with an argument equal to `token` (`exact`) or containing it, from the host's /proc.
-fn pids_with_arg(token: &str, exact: bool) -> Vec<i32> {
-    let mut pids = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let hit = |a: &[u8]| {
-            if exact {
-                a == token.as_bytes()
-            } else {
-                a.windows(token.len()).any(|w| w == token.as_bytes())
-            }
-        };
-        if cmdline.split(|&b| b == 0).any(hit) {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 fn errno_of(rec: &Value) -> &str {

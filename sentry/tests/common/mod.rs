@@ -351,3 +351,30 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Pids of host processes with an argument equal to `token` (`exact`) or containing it, from the host's /proc.
+pub fn pids_with_arg(token: &str, exact: bool) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let hit = |a: &[u8]| {
+            if exact {
+                a == token.as_bytes()
+            } else {
+                a.windows(token.len()).any(|w| w == token.as_bytes())
+            }
+        };
+        if cmdline.split(|&b| b == 0).any(hit) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
