@@ -638,29 +638,20 @@ impl Driver {
         })
     }
 
-    /// Wall time of one `tar -cf /dev/null` of the 10,000-file tree.
+    /// Wall time of one `tar -cf /dev/null` of the 10,000-file tree, in ns.
     fn tar(&self, mode: Mode) -> Result<f64, String> {
-        let mut c = self.command(mode, &["/bin/tar", "-cf", "/dev/null", TAR_DIR]);
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
-        let start = Instant::now();
-        let out = c
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", mode.name()))?;
-        let took = start.elapsed();
-        if !out.status.success() {
-            return Err(format!(
-                "{} tar exited with {}: {}",
-                mode.name(),
-                out.status,
-                one_line(&String::from_utf8_lossy(&out.stderr))
-            ));
-        }
-        Ok(took.as_secs_f64() * 1e9)
+        self.timed(mode, &["/bin/tar", "-cf", "/dev/null", TAR_DIR])
+            .map(|t| t.as_secs_f64() * 1e9)
     }
 
     /// Wall time of one start-to-exit of `/bin/true`.
     fn startup(&self, mode: Mode) -> Result<Duration, String> {
-        let mut c = self.command(mode, &["/bin/true"]);
+        self.timed(mode, &["/bin/true"])
+    }
+
+    /// Wall time of one run of `argv`, which must succeed.
+    fn timed(&self, mode: Mode, argv: &[&str]) -> Result<Duration, String> {
+        let mut c = self.command(mode, argv);
         c.stdout(Stdio::null()).stderr(Stdio::piped());
         let start = Instant::now();
         let out = c
@@ -669,8 +660,9 @@ impl Driver {
         let took = start.elapsed();
         if !out.status.success() {
             return Err(format!(
-                "{} /bin/true exited with {}: {}",
+                "{} {} exited with {}: {}",
                 mode.name(),
+                argv.join(" "),
                 out.status,
                 one_line(&String::from_utf8_lossy(&out.stderr))
             ));

@@ -6,7 +6,7 @@
 //! where none belongs — marks the client failed: the call and every later one get EIO, and the gofer is killed, which
 //! the sentry sees on its pidfd and answers by stopping the sandbox (fail closed).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -63,7 +63,7 @@ pub fn spawn(
         crate::confine::child_main(theirs, grants);
     }
     drop(theirs);
-    let pidfd = pidfd_open(pid).map_err(|e| format!("gofer pidfd: {}", e.desc()))?;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| format!("gofer pidfd: {}", e.desc()))?;
     let kill = |m: String| {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -95,12 +95,6 @@ pub fn spawn(
         Ok((v, _)) if v == i64::from(VERSION) => Ok(c),
         Ok(_) | Err(_) => Err(kill("the gofer speaks another protocol version".into())),
     }
-}
-
-fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
-    // SAFETY: integer arguments only.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    sys::owned(rc)
 }
 
 impl Drop for Client {
@@ -138,16 +132,7 @@ impl Client {
     }
 
     fn kill(&self) {
-        // SAFETY: live pidfd; SIGKILL; no siginfo; no flags.
-        let _ = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
+        let _ = sys::pidfd_kill(self.pidfd.as_fd());
     }
 
     /// Gives up on the gofer: every call from now on is EIO, and the gofer is killed.
@@ -289,7 +274,7 @@ mod tests {
         let c = Client {
             ctl: Mutex::new(ours),
             idle: Mutex::new(Vec::new()),
-            pidfd: pidfd_open(pid).expect("pidfd"),
+            pidfd: sys::pidfd_open(pid).expect("pidfd"),
             pid,
             failed: AtomicBool::new(false),
             why: Mutex::new(None),

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use crate::proto::{Malformed, Reply, Req, RootId, Time, VERSION};
+use crate::sys::CBytes;
 use crate::{sys, wire};
 
 const STRICT: u64 = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS;
@@ -191,7 +192,7 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
             Ok((
                 Reply::Ok {
                     val: 0,
-                    data: sys::struct_bytes(&st),
+                    data: st.c_bytes(),
                 },
                 None,
             ))
@@ -200,11 +201,11 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
             let r = state.root(*root)?;
             let p = place(&r, path)?;
             let (d, n) = p.at();
-            let st = sys::statx_at(d, n, libc::AT_SYMLINK_NOFOLLOW, *mask)?;
+            let st = sys::statx(Some(d), n, libc::AT_SYMLINK_NOFOLLOW, *mask)?;
             Ok((
                 Reply::Ok {
                     val: 0,
-                    data: sys::struct_bytes(&st),
+                    data: st.c_bytes(),
                 },
                 None,
             ))
@@ -414,7 +415,7 @@ pub fn perform(state: &State, req: &Req) -> Result<(Reply, Option<OwnedFd>), Err
             Ok((
                 Reply::Ok {
                     val: 0,
-                    data: sys::struct_bytes(&st),
+                    data: st.c_bytes(),
                 },
                 None,
             ))

@@ -327,21 +327,6 @@ macro_rules! c_bytes {
 }
 c_bytes!(libc::stat, libc::statx, libc::statfs);
 
-/// The bytes of a plain C struct (stat, statx, statfs), for a reply.
-pub fn struct_bytes<T: CBytes>(v: &T) -> Vec<u8> {
-    v.c_bytes()
-}
-
-/// statx(2) relative to a directory fd.
-pub fn statx_at(
-    dir: BorrowedFd<'_>,
-    path: &CStr,
-    flags: i32,
-    mask: u32,
-) -> Result<libc::statx, Errno> {
-    statx(Some(dir), path, flags, mask)
-}
-
 /// renameat2(2).
 pub fn renameat2(
     d1: BorrowedFd<'_>,
@@ -444,4 +429,26 @@ pub fn fork_into_namespaces(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
     // the child's copy of the heap and of every lock is consistent.
     let rc = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
     libc::pid_t::try_from(Errno::result(rc)?).map_err(|_| Errno::EINVAL)
+}
+
+/// pidfd_open(2).
+pub fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments only.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    owned(rc)
+}
+
+/// pidfd_send_signal(pidfd, SIGKILL): kills exactly the process the pidfd names (never a recycled pid).
+pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: live pidfd; SIGKILL; a null siginfo and no flags are allowed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
 }

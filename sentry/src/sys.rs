@@ -11,9 +11,9 @@ use gofer::sys::owned;
 pub use gofer::sys::{
     attach, clone_tree, close_from, close_from_except, drop_all_caps, exit_now,
     fork_into_namespaces, fstatat, fstatfs, mount_flags, mount_setattr, new_fs, open_abs, openat2,
-    own_fd, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
-    MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE, RESOLVE_BENEATH, RESOLVE_IN_ROOT,
-    RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+    own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE,
+    RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
 
 /// getxattr/lgetxattr(2) on a path; `buf` empty asks for the size.
@@ -36,32 +36,6 @@ pub fn getxattr(path: &CStr, name: &CStr, buf: &mut [u8], follow: bool) -> Resul
     usize::try_from(Errno::result(rc)?).map_err(|_| Errno::EIO)
 }
 
-/// setxattr/lsetxattr(2) on a path.
-pub fn setxattr(
-    path: &CStr,
-    name: &CStr,
-    value: &[u8],
-    flags: i32,
-    follow: bool,
-) -> Result<(), Errno> {
-    let f = if follow {
-        libc::setxattr
-    } else {
-        libc::lsetxattr
-    };
-    // SAFETY: NUL-terminated path and name; `value` readable for its length.
-    let rc = unsafe {
-        f(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            flags,
-        )
-    };
-    Errno::result(rc).map(drop)
-}
-
 /// listxattr/llistxattr(2) on a path.
 pub fn listxattr(path: &CStr, buf: &mut [u8], follow: bool) -> Result<usize, Errno> {
     let f = if follow {
@@ -74,30 +48,11 @@ pub fn listxattr(path: &CStr, buf: &mut [u8], follow: bool) -> Result<usize, Err
     usize::try_from(Errno::result(rc)?).map_err(|_| Errno::EIO)
 }
 
-/// removexattr/lremovexattr(2) on a path.
-pub fn removexattr(path: &CStr, name: &CStr, follow: bool) -> Result<(), Errno> {
-    let f = if follow {
-        libc::removexattr
-    } else {
-        libc::lremovexattr
-    };
-    // SAFETY: NUL-terminated path and name.
-    let rc = unsafe { f(path.as_ptr(), name.as_ptr()) };
-    Errno::result(rc).map(drop)
-}
-
 /// inotify_add_watch(2) on an inotify fd (the agent's, duplicated into the sentry).
 pub fn inotify_add_watch(ifd: BorrowedFd<'_>, path: &CStr, mask: u32) -> Result<i32, Errno> {
     // SAFETY: live fd, NUL-terminated path.
     let rc = unsafe { libc::inotify_add_watch(ifd.as_raw_fd(), path.as_ptr(), mask) };
     Errno::result(rc)
-}
-
-/// pidfd_open(2).
-pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: integer arguments only.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    owned(rc)
 }
 
 /// pidfd_getfd(2): a duplicate of another process's fd (the sentry is privileged over the sandbox).
