@@ -430,13 +430,6 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
             .map_err(bad)?;
         }
     }
-    b.apply(&o).map_err(bad)?;
-    let mut policy = b.build();
-    policy.controls.control = annotations.get("dev.capvisor.control").map(PathBuf::from);
-    policy.scratch = scratch;
-    policy.view_ro = view_ro;
-    policy.tmp_size = policy.tmp_size.min(1 << 30);
-
     let hidden: Vec<PathBuf> = linux
         .masked_paths()
         .as_deref()
@@ -444,6 +437,26 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
         .iter()
         .map(|p| lexical(Path::new(p)))
         .collect();
+    // A masked path in the rootfs (not /proc or /sys, which the sentry serves) is also refused by rule: the gofer
+    // holds the rootfs whole, and only a rule keeps it from serving what the view hides.
+    for h in &hidden {
+        if !(h.starts_with("/proc") || h.starts_with("/sys")) {
+            b.deny(
+                &h.to_string_lossy(),
+                nix::errno::Errno::EACCES,
+                crate::policy::DenyScope::All,
+                "maskedPaths",
+            )
+            .map_err(bad)?;
+        }
+    }
+
+    b.apply(&o).map_err(bad)?;
+    let mut policy = b.build();
+    policy.controls.control = annotations.get("dev.capvisor.control").map(PathBuf::from);
+    policy.scratch = scratch;
+    policy.view_ro = view_ro;
+    policy.tmp_size = policy.tmp_size.min(1 << 30);
 
     let user = process.user();
     let mut rlimits = Vec::new();

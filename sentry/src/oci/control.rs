@@ -268,7 +268,8 @@ impl crate::sandbox::Supervisor for Supervisor {
             .spawn(move || serve(&listener, &shared, &hooks, &log))
             .map_err(|e| format!("control thread: {e}"))?;
         if self.foreground {
-            start_held(&self.shared, &self.hooks)?;
+            // Not held (`sentry run`): it is already on its way to exec.
+            start_held(&self.shared, &self.hooks, false)?;
         }
         if let Some(r) = self.ready.take() {
             let _ = nix::unistd::write(r.as_fd(), b"ok\n");
@@ -303,7 +304,7 @@ fn bind_ctl(dir: &Path) -> Result<OwnedFd, String> {
 }
 
 /// Releases the held process: startContainer hooks, Start, poststart hooks.
-fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks) -> Result<(), String> {
+fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks, release: bool) -> Result<(), String> {
     let mut sh = shared.lock().map_err(|_| "state lock".to_string())?;
     if sh.state.started {
         return Err("cannot start an already running container".into());
@@ -311,8 +312,10 @@ fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks) -> Result<(), String> 
     let st = sh.state.oci_json_with_status("created");
     run_hooks(&hooks.start_container, &st, "startContainer")?;
     let held = sh.held.as_ref().ok_or("container not running")?;
-    proto::send(held.ctl.as_fd(), &Msg::Start, None)
-        .map_err(|e| format!("start the container's process: {}", e.desc()))?;
+    if release {
+        proto::send(held.ctl.as_fd(), &Msg::Start, None)
+            .map_err(|e| format!("start the container's process: {}", e.desc()))?;
+    }
     sh.state.started = true;
     sh.state.save()?;
     let st = sh.state.oci_json_with_status("running");
@@ -348,7 +351,7 @@ fn serve(listener: &OwnedFd, shared: &Arc<Mutex<Shared>>, hooks: &Hooks, log: &L
             let _ = send_json(conn.as_fd(), &v, &[]);
         };
         match req["op"].as_str() {
-            Some("start") => match start_held(shared, hooks) {
+            Some("start") => match start_held(shared, hooks, true) {
                 Ok(()) => reply(serde_json::json!({"ok": true})),
                 Err(e) => reply(serde_json::json!({"error": e})),
             },
@@ -570,6 +573,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         let pid = crate::sys::fork().map_err(|e| format!("fork: {}", e.desc()))?;
         if pid == 0 {
             let _ = nix::unistd::setsid();
+            super::null_stdio();
             let code = wait_exec(&c);
             crate::sys::exit_now(code);
         }

@@ -381,6 +381,10 @@ fn create(root: &Path, log: &Log, a: &CreateArgs, foreground: bool) -> Result<li
         drop(rd);
         if !foreground {
             let _ = nix::unistd::setsid();
+            if console.is_some() {
+                // The process's stdio is the pty; the caller's pipes must not be held open by the supervisor.
+                null_stdio();
+            }
         }
         let code = supervise(&dir, &a.id, prepared, console, wr, log.clone(), foreground);
         if foreground {
@@ -404,6 +408,19 @@ fn create(root: &Path, log: &Log, a: &CreateArgs, foreground: bool) -> Result<li
         write_pid_file(p, pid).map_err(cleanup)?;
     }
     Ok(pid)
+}
+
+/// Points fds 0, 1 and 2 at /dev/null (a daemon's stdio).
+pub fn null_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for n in 0..3 {
+            let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), n);
+        }
+    }
 }
 
 /// Writes a pid file atomically (runc's way: a temporary file renamed over it).
@@ -472,6 +489,7 @@ fn supervise(
             sysfs: p.sysfs,
             netns: p.netns,
             console,
+            relay_tty: foreground && p.terminal,
             events: Box::new(events),
         }),
     };
@@ -498,7 +516,19 @@ fn run(root: &Path, log: &Log, a: &CreateArgs, detach: bool, keep: bool) -> Resu
     }
     let code = create(root, log, a, true)?;
     if !keep {
+        let hooks = State::load(root, &a.id)
+            .map(|s| (s.poststop_hooks(), s.oci_json_with_status("stopped")));
         let _ = std::fs::remove_dir_all(root.join(&a.id));
+        if let Ok((hooks, st)) = hooks {
+            for h in &hooks {
+                if let Err(e) = control::run_hook(h, &st) {
+                    log.write(
+                        "warning",
+                        &format!("poststop hook {}: {e}", h.path.display()),
+                    );
+                }
+            }
+        }
     }
     Ok(code)
 }

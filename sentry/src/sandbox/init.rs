@@ -406,7 +406,7 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             }
             Layer::Dev => {
                 let at = mountpoint(base_fd()?.as_fd(), Path::new("/dev"), true)?;
-                let (dev, pts) = build_dev(host_dev.as_fd(), plan)?;
+                let (dev, pts, nodes) = build_dev(host_dev.as_fd(), plan)?;
                 ctx(sys::attach_at(dev.as_fd(), at.as_fd()), || {
                     "attach /dev".into()
                 })?;
@@ -415,7 +415,9 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
                     false,
                 ));
-                keep.push((pts, sys::MOUNT_ATTR_RDONLY));
+                // Device nodes stay usable whatever `nodev` a bind above spreads (an OCI rootfs at `/`).
+                keep.push((pts, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV));
+                keep.extend(nodes.into_iter().map(|n| (n, sys::MOUNT_ATTR_NODEV)));
             }
             Layer::Proc => {
                 let at = mountpoint(base_fd()?.as_fd(), Path::new("/proc"), true)?;
@@ -463,58 +465,18 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         })?;
     }
 
-    // Deny holes and hidden paths: an empty read-only directory or file over each.
-    let mut masks: Vec<(PathBuf, bool)> = plan.masks.clone();
-    for h in &plan.hidden {
-        if let Ok(m) = std::fs::symlink_metadata(under_base(h)) {
-            masks.push((h.clone(), m.is_dir()));
-        }
-    }
-    if !masks.is_empty() {
-        let empty = ctx(
-            sys::new_fs(c"tmpfs", &[(c"mode", c"0000"), (c"size", c"4k")]),
-            || "mask tmpfs".into(),
-        )?;
-        let f = ctx(
-            nix::fcntl::openat(
-                Some(empty.as_raw_fd()),
-                c"f",
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            ),
-            || "mask file".into(),
-        )?;
-        drop(sys::own_fd(f));
-        ctx(
-            nix::sys::stat::mkdirat(Some(empty.as_raw_fd()), c"d", nix::sys::stat::Mode::empty()),
-            || "mask dir".into(),
-        )?;
-        for (path, is_dir) in &masks {
-            let base = base_fd()?;
-            let Ok(at) = sys::openat2(
-                base.as_fd(),
-                &view_rel(path)?,
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                0,
-                sys::RESOLVE_IN_ROOT,
-            ) else {
-                continue;
-            };
-            let tree = ctx(
-                sys::clone_tree(empty.as_fd(), if *is_dir { c"d" } else { c"f" }),
-                || "mask clone".into(),
-            )?;
-            ctx(
-                sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
-                || "mask ro".into(),
-            )?;
-            ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
-                format!("mask {}", path.display())
-            })?;
-        }
-    }
+    // Deny holes: an empty read-only directory or file over each, mode 000 (reads fail as the rule says). Hidden
+    // paths (an OCI config's maskedPaths): the same, readable and empty, as runc's /dev/null over them.
+    cover(
+        &plan
+            .masks
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect::<Vec<_>>(),
+        ro,
+        false,
+    )?;
+    cover(&plan.hidden, ro, true)?;
 
     // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the
     // view, such as a symlink out of it, is left alone).
@@ -586,14 +548,82 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     Ok(tmp)
 }
 
+/// Mounts an empty read-only file or directory (matching what is there) over each path that exists in the view.
+fn cover(paths: &[PathBuf], ro: u64, readable: bool) -> Result<(), String> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let (dmode, fmode) = if readable { (0o555, 0o444) } else { (0, 0) };
+    let empty = ctx(
+        sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"4k")]),
+        || "mask tmpfs".into(),
+    )?;
+    let f = ctx(
+        nix::fcntl::openat(
+            Some(empty.as_raw_fd()),
+            c"f",
+            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::from_bits_truncate(fmode),
+        ),
+        || "mask file".into(),
+    )?;
+    drop(sys::own_fd(f));
+    ctx(
+        nix::sys::stat::mkdirat(
+            Some(empty.as_raw_fd()),
+            c"d",
+            nix::sys::stat::Mode::from_bits_truncate(dmode),
+        ),
+        || "mask dir".into(),
+    )?;
+    for path in paths {
+        let base = base_fd()?;
+        // Resolved inside the view only: a symlink on the way stays in it, a final symlink is left alone.
+        let Ok(at) = sys::openat2(
+            base.as_fd(),
+            &view_rel(path)?,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0,
+            sys::RESOLVE_IN_ROOT,
+        ) else {
+            continue;
+        };
+        let Ok(st) = nix::sys::stat::fstat(at.as_raw_fd()) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
+            continue;
+        }
+        let tree = ctx(
+            sys::clone_tree(
+                empty.as_fd(),
+                if kind == libc::S_IFDIR { c"d" } else { c"f" },
+            ),
+            || "mask clone".into(),
+        )?;
+        ctx(
+            sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
+            || "mask ro".into(),
+        )?;
+        ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
+            format!("mask {}", path.display())
+        })?;
+    }
+    Ok(())
+}
+
 /// `/a/b` → `a/b` (`.` for `/`), as an error string on NUL.
 fn view_rel(p: &Path) -> Result<CString, String> {
     crate::vfs::view_rel(p).map_err(|e| e.to_string())
 }
 
 /// The sandbox's /dev (detached): a few host devices bound in, the usual links, its own devpts, a mountpoint for
-/// /dev/shm. Returns (the /dev tmpfs, the devpts mount).
-fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd), String> {
+/// /dev/shm. Returns (the /dev tmpfs, the devpts mount, the device nodes' binds).
+fn build_dev(
+    host_dev: BorrowedFd<'_>,
+    plan: &Plan,
+) -> Result<(OwnedFd, OwnedFd, Vec<OwnedFd>), String> {
     let dev = ctx(
         sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")]),
         || "dev tmpfs".into(),
@@ -631,6 +661,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
             || format!("/dev/{}", name.to_string_lossy()),
         )
     };
+    let mut nodes = Vec::new();
     for name in [c"null", c"zero", c"full", c"random", c"urandom", c"tty"] {
         make(name, false)?;
         let tree = ctx(sys::clone_tree(host_dev, name), || {
@@ -648,6 +679,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
         ctx(sys::attach_at(tree.as_fd(), at(name)?.as_fd()), || {
             format!("bind /dev/{}", name.to_string_lossy())
         })?;
+        nodes.push(tree);
     }
     for (link, to) in [
         (c"fd", c"/proc/self/fd"),
@@ -688,7 +720,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
             }
         }
     }
-    Ok((dev, pts))
+    Ok((dev, pts, nodes))
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -873,6 +905,9 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         ) {
             fail(format!("uid {}: {}", c.uid, e.desc()));
         }
+        // A change of uid clears the dumpable flag; the sentry's workers (no effective capabilities) read the
+        // agent's memory for every trapped call, which needs it back. ptrace stays refused inside.
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
     }
     let own = plan
         .container

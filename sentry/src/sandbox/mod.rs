@@ -78,6 +78,8 @@ pub struct Container {
     pub netns: Option<PathBuf>,
     /// A connected console socket (`--console-socket`): the pty master goes there, the slave is the process's stdio.
     pub console: Option<OwnedFd>,
+    /// `process.terminal` in the foreground (`sentry run` without a console socket): relay the caller's terminal.
+    pub relay_tty: bool,
     /// The supervisor's callbacks.
     pub events: Box<dyn Supervisor>,
 }
@@ -151,9 +153,12 @@ pub fn preflight(ptrace: bool) -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
+/// The child's plan, the gofer's roots (host paths) and where the sandbox sees each root.
+#[allow(clippy::type_complexity)]
+fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxError> {
     let mut binds = Vec::new();
     let mut roots = Vec::new();
+    let mut sandbox_paths = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(g.host())
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.host().display())))?;
@@ -172,6 +177,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             continue;
         }
         drop(c);
+        sandbox_paths.push(g.path.clone());
         roots.push(gofer::Grant {
             path: g.host().to_path_buf(),
             writable: g.write,
@@ -237,6 +243,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             container: None,
         },
         roots,
+        sandbox_paths,
     ))
 }
 
@@ -268,8 +275,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let ptrace = spec.platform == crate::platform::Choice::Ptrace;
     preflight(ptrace)?;
     let container = spec.container.is_some();
-    // A container's terminal is the console socket's business, never the caller's.
-    let interactive = !container && tty::Terminal::wanted();
+    // A container's terminal is the console socket's business, or the caller's only when it runs in the foreground.
+    let interactive =
+        spec.container.as_ref().map_or(true, |c| c.relay_tty) && tty::Terminal::wanted();
     spec.policy.ptys = true;
     if let Some(d) = spec.policy.controls.limits.disk {
         // The disk budget bounds the private tmpfs too.
@@ -288,7 +296,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             spec.env.push(e);
         }
     }
-    let (mut plan, roots) = plan(&spec)?;
+    let (mut plan, roots, sandbox_paths) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
     plan.container = spec.container.as_mut().map(|c| std::mem::take(&mut c.plan));
     if let Some(c) = plan.container.as_mut() {
@@ -463,12 +471,15 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
+    // The gofer's roots are host paths; the sentry's mounts are where the sandbox sees them (the same path, except
+    // for a grant with a source: an OCI rootfs at `/`, a bind mount at its destination).
     let mut mounts: Vec<Box<dyn Mount>> = roots
         .iter()
+        .zip(&sandbox_paths)
         .zip(0..)
-        .map(|(g, id)| {
+        .map(|((g, at), id)| {
             Box::new(GoferMount::new(
-                g.path.clone(),
+                at.clone(),
                 id,
                 g.writable,
                 Arc::clone(&gofer),
@@ -556,10 +567,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         })?;
     }
     resolve_rule_names(&spec.policy);
+    let view_ro = spec.policy.view_ro.clone();
     let kernel = Arc::new(Kernel {
         platform,
         policy: spec.policy,
-        vfs: Vfs::new(view_root, mounts, tty_path),
+        vfs: Vfs::new(view_root, mounts, tty_path).with_view_owned(view_ro),
         audit: spec.audit,
         pool: Default::default(),
     });

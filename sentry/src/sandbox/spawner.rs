@@ -160,7 +160,7 @@ fn waiter(req: &Request, mut fds: Vec<OwnedFd>) -> ! {
     let child = match sys::fork() {
         Ok(0) => {
             drop(rd);
-            let why = start(req, &fds, &cwd, &argv, &envp);
+            let why = start(req, &fds, &cwd, &argv, &envp, wr.as_raw_fd());
             let _ = nix::unistd::write(&wr, why.as_bytes());
             sys::exit_now(if why.contains("No such file") {
                 127
@@ -239,7 +239,14 @@ fn waiter(req: &Request, mut fds: Vec<OwnedFd>) -> ! {
 }
 
 /// In the process, before exec: its session, terminal, stdio and directory. Returns why it could not exec.
-fn start(req: &Request, fds: &[OwnedFd], cwd: &CStr, argv: &[CString], envp: &[CString]) -> String {
+fn start(
+    req: &Request,
+    fds: &[OwnedFd],
+    cwd: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    keep: i32,
+) -> String {
     if let Err(e) = nix::unistd::setsid() {
         return format!("setsid: {}", e.desc());
     }
@@ -262,7 +269,8 @@ fn start(req: &Request, fds: &[OwnedFd], cwd: &CStr, argv: &[CString], envp: &[C
     if let Err(e) = nix::unistd::chdir(cwd) {
         return format!("cwd {}: {}", cwd.to_string_lossy(), e.desc());
     }
-    sys::close_from(3);
+    // Everything else goes; the error pipe (close-on-exec) stays to say why an exec failed.
+    sys::close_from_except(3, keep);
     let Some(program) = argv.first() else {
         return "no command".into();
     };

@@ -34,6 +34,9 @@ pub struct Vfs {
     mounts: Vec<Box<dyn Mount>>,
     /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
     pub tty: Option<PathBuf>,
+    /// Trees the view itself serves (/proc, /dev, an OCI sysfs): never a gofer mount's, even below one at `/`
+    /// (an OCI rootfs), unless a mount lies inside them (/dev/shm).
+    view_owned: Vec<PathBuf>,
 }
 
 /// `/a/b` → `a/b`, `/` → `.`: a path relative to the view root.
@@ -62,7 +65,14 @@ impl Vfs {
             view_root,
             mounts,
             tty,
+            view_owned: vec![PathBuf::from("/proc"), PathBuf::from("/dev")],
         }
+    }
+
+    /// More trees the view serves (see `view_owned`).
+    pub fn with_view_owned(mut self, more: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.view_owned.extend(more);
+        self
     }
 
     pub fn view_root(&self) -> BorrowedFd<'_> {
@@ -71,11 +81,16 @@ impl Vfs {
 
     /// The innermost mount containing `path`, and the path relative to it.
     pub fn mount_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
-        self.mounts.iter().find_map(|m| {
+        let (m, rel) = self.mounts.iter().find_map(|m| {
             path.strip_prefix(m.path())
                 .ok()
                 .map(|rel| (m.as_ref(), rel))
-        })
+        })?;
+        let shadowed = self
+            .view_owned
+            .iter()
+            .any(|v| path.starts_with(v) && v.as_os_str().len() > m.path().as_os_str().len());
+        (!shadowed).then_some((m, rel))
     }
 
     /// The innermost mount containing `path` when the agent may write there (None: the path is read-only).
