@@ -277,7 +277,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let container = spec.container.is_some();
     // A container's terminal is the console socket's business, or the caller's only when it runs in the foreground.
     let interactive =
-        spec.container.as_ref().map_or(true, |c| c.relay_tty) && tty::Terminal::wanted();
+        spec.container.as_ref().is_none_or(|c| c.relay_tty) && tty::Terminal::wanted();
     spec.policy.ptys = true;
     if let Some(d) = spec.policy.controls.limits.disk {
         // The disk budget bounds the private tmpfs too.
