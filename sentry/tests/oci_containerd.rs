@@ -1,0 +1,943 @@
+//! The OCI runtime under a real containerd: each test starts its own containerd daemon (private root, state, socket;
+//! no CRI plugin), runs `ctr run --runc-binary <runtime> --rootfs <busybox rootfs>` and `ctr task …` against it, checks
+//! output and exit codes, and after `ctr` removed the container checks from the host that nothing is left: no process,
+//! no mount, no cgroup, no runtime state, no shim socket.
+//!
+//! The runtime is the `sentry` binary built with these tests; `CAPVISOR_TEST_OCI_RUNTIME=/usr/sbin/runc` runs the same
+//! tests against runc (how the harness itself was checked). It is reached through a small wrapper script that logs
+//! every command line containerd's shim gives it (`runtime.log`: which `--root` it passes, for the state check, and
+//! for diagnostics) and then `exec`s the runtime, so the pid the runtime writes is the runtime's own.
+//!
+//! `escape_attempts_from_a_container_are_judged_from_outside` runs the adversary of `oci_attack.c` (statically
+//! linked: the busybox rootfs has no libc) as root in such a container and judges every attack from outside.
+//!
+//! Needs root, containerd (ctr, containerd-shim-runc-v2), busybox-static and gcc's static libc (`.ci/deps`). Without
+//! them the tests fail under CI=true and skip loudly otherwise. They are skipped in `make test`'s ptrace pass: the
+//! runtime picks its platform itself, so that pass would repeat the first one.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::*;
+
+/// Every `ctr` call is bounded by this; a hung runtime fails one test instead of hanging CI.
+const CTR_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The busybox applets the rootfs links to /bin/busybox.
+const APPLETS: &[&str] = &[
+    "sh", "echo", "cat", "ls", "sleep", "id", "ps", "mount", "umount", "tty", "test", "true",
+    "false", "kill", "pwd", "env", "grep", "head", "wc", "mkdir", "rm", "touch", "stat",
+    "hostname", "uname", "readlink", "ln", "dd",
+];
+
+// ----------------------------------------------------------------------------------------------------------------
+// Prerequisites
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The runtime under test: `CAPVISOR_TEST_OCI_RUNTIME`, else the sentry built with these tests.
+fn runtime() -> PathBuf {
+    std::env::var_os("CAPVISOR_TEST_OCI_RUNTIME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(sentry_bin)
+}
+
+/// Whether this test can run here. Under CI=true a missing prerequisite is a failure, with what to install.
+fn ready(test: &str) -> bool {
+    if test_platform().as_deref() == Some("ptrace") {
+        eprintln!(
+            "{test}: skipped in the ptrace pass: containerd starts the runtime itself and the runtime picks its \
+             platform, so this pass would repeat the first one"
+        );
+        return false;
+    }
+    let mut missing = Vec::new();
+    for tool in [
+        "containerd",
+        "ctr",
+        "containerd-shim-runc-v2",
+        "gcc",
+        "script",
+    ] {
+        if !have(tool) {
+            missing.push(tool.to_string());
+        }
+    }
+    if !is_static_busybox(Path::new("/bin/busybox")) {
+        missing.push("/bin/busybox (statically linked: package busybox-static)".into());
+    }
+    if !Path::new("/usr/lib/x86_64-linux-gnu/libc.a").exists()
+        && !Path::new("/usr/lib/libc.a").exists()
+    {
+        missing.push("libc.a (package libc6-dev, for the static attack program)".into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root (containerd runs as root)".into());
+    }
+    if !runtime().exists() {
+        missing.push(format!("the runtime {}", runtime().display()));
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "{test}: cannot run the containerd tests, missing: {}. Install with `.ci/deps` (apt-get install containerd \
+         busybox-static libc6-dev)",
+        missing.join(", ")
+    );
+    if ci() {
+        panic!("{msg}");
+    }
+    eprintln!("\n!!!!!!!!!! SKIPPED !!!!!!!!!!\n{msg}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    false
+}
+
+/// A statically linked ELF: no PT_INTERP program header (the rootfs has no dynamic loader).
+fn is_static_busybox(p: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(p) else {
+        return false;
+    };
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let u64_at = |o: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[o..o + 8]);
+        u64::from_le_bytes(b) as usize
+    };
+    let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
+    (0..phnum).all(|i| {
+        let o = phoff + i * phentsize;
+        o + 4 <= bytes.len()
+            && u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) != 3
+    })
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Bounded commands that never panic (also used from Drop)
+
+/// Runs `c` (own process group) for at most `timeout`; on timeout kills the group and says so in stderr (code -1).
+fn run_bounded(mut c: Command, timeout: Duration) -> Output {
+    let what = format!("{c:?}");
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match c.spawn() {
+        Ok(ch) => ch,
+        Err(e) => {
+            return Output {
+                code: -1,
+                stdout: String::new(),
+                stderr: format!("spawn {what}: {e}"),
+            }
+        }
+    };
+    let out = child.stdout.take().map(drain);
+    let err = child.stderr.take().map(drain);
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                kill_group(&child);
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => break None,
+        }
+    };
+    let text = |rx: Option<std::sync::mpsc::Receiver<Vec<u8>>>| {
+        rx.and_then(|rx| rx.recv_timeout(Duration::from_secs(5)).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|| "<pipe held open by a leftover process>".into())
+    };
+    let mut o = Output {
+        code: status.map_or(-1, shell_code),
+        stdout: text(out),
+        stderr: text(err),
+    };
+    if timed_out {
+        o.code = -1;
+        o.stderr = format!("TIMED OUT after {timeout:?}: {what}\n{}", o.stderr);
+    }
+    o
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// Single-quotes `s` for /bin/sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn unique(label: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{label}-{}-{nanos}", std::process::id())
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Host-side observations
+
+/// Start time (clock ticks since boot) of `pid`, to tell a process from a later one that reused its pid.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `roots` and all their descendants, with start times.
+fn process_tree(roots: &[i32]) -> Vec<(i32, u64)> {
+    let mut set: HashSet<i32> = roots.iter().copied().collect();
+    let pids = all_pids();
+    loop {
+        let before = set.len();
+        for &p in &pids {
+            if parent_of(p).is_some_and(|pp| set.contains(&pp)) {
+                set.insert(p);
+            }
+        }
+        if set.len() == before {
+            break;
+        }
+    }
+    set.into_iter()
+        .filter_map(|p| start_time(p).map(|t| (p, t)))
+        .collect()
+}
+
+fn mountinfo() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every cgroup hierarchy mounted under /sys/fs/cgroup (v1 controllers and the v2 at /sys/fs/cgroup/unified).
+fn cgroup_roots() -> Vec<PathBuf> {
+    mountinfo()
+        .iter()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let at = pre.split_whitespace().nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(at))
+        })
+        .collect()
+}
+
+/// Cgroup directories anywhere in any hierarchy whose name satisfies `hit`.
+fn cgroups_named(hit: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
+    fn walk(d: &Path, depth: usize, hit: &dyn Fn(&str) -> bool, out: &mut Vec<PathBuf>) {
+        if depth > 8 {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if e.file_name().to_str().is_some_and(hit) {
+                    out.push(e.path());
+                }
+                walk(&e.path(), depth + 1, hit, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for root in cgroup_roots() {
+        walk(&root, 0, hit, &mut out);
+    }
+    out
+}
+
+/// Removes a cgroup directory and its children, bottom-up (rmdir only: a cgroup with processes stays, and says so).
+fn remove_cgroup(d: &Path) {
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup(&e.path());
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir(d) {
+        if d.exists() {
+            eprintln!("cleanup: cannot remove cgroup {}: {e}", d.display());
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// The busybox rootfs
+
+fn build_rootfs(root: &Path) {
+    for d in [
+        "bin", "proc", "dev", "sys", "tmp", "etc", "root", "run", "var/tmp",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
+    }
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod rootfs/tmp");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("copy /bin/busybox into the rootfs");
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a))
+            .unwrap_or_else(|e| panic!("symlink bin/{a}: {e}"));
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .expect("etc/passwd");
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("etc/group");
+    std::fs::write(root.join("etc/hostname"), "busybox\n").expect("etc/hostname");
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// A private containerd
+
+struct Containerd {
+    /// The daemon; `None` once stopped.
+    daemon: Option<Child>,
+    address: PathBuf,
+    ns: String,
+    /// The wrapper containerd's shim runs as the runtime (logs argv, execs the runtime).
+    wrapper: PathBuf,
+    argv_log: PathBuf,
+    rootfs: PathBuf,
+    state: PathBuf,
+    /// Last: removed after the daemon, shims and mounts are gone.
+    dir: TempDir,
+}
+
+impl Containerd {
+    fn start(label: &str) -> Self {
+        let dir = TempDir::new(&format!("ctr-{label}"));
+        let rootfs = dir.join("rootfs");
+        build_rootfs(&rootfs);
+        let argv_log = dir.join("runtime.log");
+        let wrapper = dir.join("runtime.sh");
+        let runtime = runtime();
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexec {} \"$@\"\n",
+                sh_quote(argv_log.to_str().expect("ASCII path")),
+                sh_quote(runtime.to_str().expect("the runtime path is UTF-8"))
+            ),
+        )
+        .expect("write the runtime wrapper");
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+        let address = dir.join("c.sock");
+        let state = dir.join("state");
+        let config = dir.write(
+            "config.toml",
+            &format!(
+                r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "{addr}"
+
+[ttrpc]
+  address = "{addr}.ttrpc"
+
+[debug]
+  address = "{dir}/debug.sock"
+  level = "info"
+
+[metrics]
+  address = ""
+
+[timeouts]
+  "io.containerd.timeout.shim.cleanup" = "5s"
+  "io.containerd.timeout.shim.load" = "5s"
+  "io.containerd.timeout.shim.shutdown" = "3s"
+  "io.containerd.timeout.task.state" = "2s"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{dir}/opt"
+"#,
+                root = dir.join("root").display(),
+                state = state.display(),
+                addr = address.display(),
+                dir = dir.str(),
+            ),
+        );
+        let log = std::fs::File::create(dir.join("containerd.log")).expect("containerd.log");
+        let mut c = Command::new("containerd");
+        c.arg("--config")
+            .arg(&config)
+            .env_clear()
+            .env("PATH", TEST_PATH)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .process_group(0);
+        let daemon = c.spawn().expect("start containerd");
+        let mut me = Self {
+            daemon: Some(daemon),
+            address,
+            ns: unique(&format!("capvisor-{label}")),
+            wrapper,
+            argv_log,
+            rootfs,
+            state,
+            dir,
+        };
+        let up = wait_until(Duration::from_secs(30), || {
+            me.daemon_exited().is_none()
+                && me.ctr_bounded(&["version"], Duration::from_secs(10)).code == 0
+        });
+        assert!(
+            up,
+            "containerd did not answer `ctr version` within 30 s\n{}",
+            me.diagnostics()
+        );
+        me
+    }
+
+    fn daemon_exited(&mut self) -> Option<i32> {
+        self.daemon
+            .as_mut()
+            .and_then(|d| d.try_wait().ok().flatten())
+            .map(shell_code)
+    }
+
+    fn ctr_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("--address")
+            .arg(&self.address)
+            .arg("--namespace")
+            .arg(&self.ns)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", TEST_PATH)
+            .env("LC_ALL", "C");
+        c
+    }
+
+    fn ctr_bounded(&self, args: &[&str], timeout: Duration) -> Output {
+        run_bounded(self.ctr_command(args), timeout)
+    }
+
+    /// `ctr ARGS`, bounded by CTR_TIMEOUT; panics on timeout (with diagnostics).
+    fn ctr(&self, args: &[&str]) -> Output {
+        let out = self.ctr_bounded(args, CTR_TIMEOUT);
+        assert!(
+            out.code != -1,
+            "ctr {args:?} did not finish\n{out}\n{}",
+            self.diagnostics()
+        );
+        out
+    }
+
+    /// `ctr run` flags shared by every container: the runtime (through the wrapper), our FIFO dir, the rootfs.
+    fn run_args<'a>(&'a self, extra: &[&'a str], id: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![
+            "run",
+            "--runc-binary",
+            self.wrapper.to_str().expect("ASCII"),
+            "--fifo-dir",
+            self.dir.str(),
+        ];
+        v.extend_from_slice(extra);
+        v.push("--rootfs");
+        v.push(self.rootfs.to_str().expect("ASCII"));
+        v.push(id);
+        v.extend_from_slice(cmd);
+        v
+    }
+
+    /// `ctr run [extra] --rootfs ROOTFS ID CMD…` in the foreground.
+    fn run(&self, extra: &[&str], id: &str, cmd: &[&str]) -> Output {
+        self.ctr(&self.run_args(extra, id, cmd))
+    }
+
+    /// The same with `--tty`, on a pty of our own (`script` gives ctr one: ctr insists its stdio is a terminal).
+    fn run_tty(&self, id: &str, cmd: &[&str]) -> Output {
+        let mut line = vec!["ctr".to_string()];
+        let base = self.ctr_command(&self.run_args(&["--tty"], id, cmd));
+        line.extend(base.get_args().map(|a| sh_quote(&a.to_string_lossy())));
+        let mut c = Command::new("script");
+        c.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", TEST_PATH)
+            .env("TERM", "dumb");
+        let out = run_bounded(c, CTR_TIMEOUT);
+        assert!(
+            out.code != -1,
+            "ctr run --tty did not finish\n{out}\n{}",
+            self.diagnostics()
+        );
+        out
+    }
+
+    /// The `--root` containerd's shim passes the runtime (the runtime's state directory), from the wrapper's log.
+    fn runtime_root(&self) -> Option<PathBuf> {
+        let log = std::fs::read_to_string(&self.argv_log).ok()?;
+        log.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            while let Some(a) = it.next() {
+                if a == "--root" {
+                    return it.next().map(PathBuf::from);
+                }
+            }
+            None
+        })
+    }
+
+    /// The bundle containerd made for `id`.
+    fn bundle(&self, id: &str) -> PathBuf {
+        self.state
+            .join("io.containerd.runtime.v2.task")
+            .join(&self.ns)
+            .join(id)
+    }
+
+    /// Status column of `ctr task ls` for `id` (RUNNING, STOPPED, …), or None.
+    fn task_status(&self, id: &str) -> Option<String> {
+        let out = self.ctr(&["task", "ls"]);
+        out.stdout.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&id)).then(|| f.get(2).map_or(String::new(), |s| s.to_string()))
+        })
+    }
+
+    /// What the runtime was asked to do, containerd's log tail: for failure messages.
+    fn diagnostics(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(25).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!(
+            "--- runtime command lines ({}) ---\n{}\n--- containerd.log (last 25 lines) ---\n{}",
+            self.argv_log.display(),
+            std::fs::read_to_string(&self.argv_log).unwrap_or_default(),
+            tail.join("\n")
+        )
+    }
+
+    /// Everything the container `id` may have left on the host, after `ctr` removed it. `seen` are processes of the
+    /// container observed while it ran (pid, start time); `token` a string only its processes' arguments contain.
+    fn leftovers(&self, id: &str, seen: &[(i32, u64)], token: Option<&str>) -> Vec<String> {
+        let mut left = Vec::new();
+        let me = std::process::id() as i32;
+        // Processes: any seen one still alive, any with the ID as an argument (the shim: `-id ID`; the runtime's
+        // supervisor and gofer), the bundle path, or the container's token.
+        for &(pid, t) in seen {
+            if start_time(pid) == Some(t) {
+                left.push(format!("process {pid} still running: {}", cmdline(pid)));
+            }
+        }
+        let bundle = self.bundle(id);
+        let mut pids = pids_with_arg(id, true);
+        pids.extend(pids_with_arg(bundle.to_str().expect("ASCII"), false));
+        if let Some(tok) = token {
+            pids.extend(pids_with_arg(tok, false));
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids.into_iter().filter(|&p| p != me) {
+            left.push(format!(
+                "process {pid} mentions the container: {}",
+                cmdline(pid)
+            ));
+        }
+        // Mounts of the rootfs or the bundle in the host's mount table.
+        for l in mountinfo() {
+            if l.contains(self.rootfs.to_str().expect("ASCII"))
+                || l.contains(bundle.to_str().expect("ASCII"))
+            {
+                left.push(format!("mount: {l}"));
+            }
+        }
+        // Cgroups named after the container (containerd's cgroupsPath is /<namespace>/<id>).
+        for cg in cgroups_named(&|n| n == id) {
+            left.push(format!("cgroup: {}", cg.display()));
+        }
+        // The runtime's state under the --root containerd gave it, and containerd's bundle.
+        match self.runtime_root() {
+            Some(root) if root.join(id).exists() => {
+                left.push(format!("runtime state: {}", root.join(id).display()));
+            }
+            Some(_) => {}
+            None => left.push(format!(
+                "no runtime command line in {}",
+                self.argv_log.display()
+            )),
+        }
+        if bundle.exists() {
+            left.push(format!("bundle: {}", bundle.display()));
+        }
+        left
+    }
+
+    /// Asserts `leftovers` becomes empty within 15 s (a shim exits shortly after the delete that ended it).
+    fn assert_nothing_left(&self, id: &str, seen: &[(i32, u64)], token: Option<&str>) {
+        let mut left = Vec::new();
+        let clean = wait_until(Duration::from_secs(15), || {
+            left = self.leftovers(id, seen, token);
+            left.is_empty()
+        });
+        assert!(
+            clean,
+            "container {id} left behind:\n  {}\n{}",
+            left.join("\n  "),
+            self.diagnostics()
+        );
+    }
+
+    /// Processes of the running container `id`: the shim (`-id ID`) and everything under it.
+    fn container_processes(&self, id: &str) -> Vec<(i32, u64)> {
+        process_tree(&pids_with_arg(id, true))
+    }
+
+    /// Removes the container (task first if any). Asserts ctr said yes.
+    fn remove(&self, id: &str) {
+        let out = self.ctr(&["container", "delete", id]);
+        assert_eq!(
+            out.code,
+            0,
+            "ctr container delete {id}\n{out}\n{}",
+            self.diagnostics()
+        );
+    }
+
+    fn stop_daemon(&mut self) {
+        let Some(mut d) = self.daemon.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(d.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill_group(&d);
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+}
+
+impl Drop for Containerd {
+    /// Removes every trace, also when a test failed half-way: tasks and containers of our namespace, the daemon, its
+    /// shims and anything else naming our namespace or directory, mounts under our directory, our cgroups and the
+    /// runtime's state directory for our namespace.
+    fn drop(&mut self) {
+        if self.daemon_exited().is_none() {
+            let listed = self.ctr_bounded(&["container", "ls", "-q"], Duration::from_secs(20));
+            for id in listed.stdout.split_whitespace() {
+                let _ = self.ctr_bounded(
+                    &["task", "kill", "-s", "SIGKILL", id],
+                    Duration::from_secs(20),
+                );
+                let _ =
+                    self.ctr_bounded(&["task", "delete", "--force", id], Duration::from_secs(20));
+                let _ = self.ctr_bounded(&["container", "delete", id], Duration::from_secs(20));
+            }
+        }
+        self.stop_daemon();
+        // Shims (`-address S`), runtime processes (`--root …/NS`, bundles under our dir), containers' processes.
+        for _ in 0..3 {
+            let mut pids = pids_with_arg(self.address.to_str().unwrap_or("-"), true);
+            pids.extend(pids_with_arg(&self.ns, false));
+            pids.extend(pids_with_arg(self.dir.str(), false));
+            let pids: Vec<i32> = pids
+                .into_iter()
+                .filter(|&p| p != std::process::id() as i32)
+                .collect();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in process_tree(&pids) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid.0),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for l in mountinfo().iter().rev() {
+            if let Some(at) = l.split_whitespace().nth(4) {
+                if at.starts_with(self.dir.str()) {
+                    let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+                }
+            }
+        }
+        for root in cgroup_roots() {
+            let d = root.join(&self.ns);
+            if d.exists() {
+                remove_cgroup(&d);
+            }
+        }
+        for root in [
+            self.runtime_root(),
+            Some(PathBuf::from("/run/containerd/runc")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let d = if root.ends_with(&self.ns) {
+                root
+            } else {
+                root.join(&self.ns)
+            };
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn run_prints_the_commands_output() {
+    if !ready("run_prints_the_commands_output") {
+        return;
+    }
+    let c = Containerd::start("echo");
+    let id = unique("echo");
+    let script = format!("echo hello; echo world from $(cat /etc/hostname); # {id}");
+    let out = c.run(&[], &id, &["/bin/sh", "-c", &script]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "hello\nworld from busybox\n"),
+        "{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], Some(&id));
+}
+
+#[test]
+fn run_reports_the_exit_code() {
+    if !ready("run_reports_the_exit_code") {
+        return;
+    }
+    let c = Containerd::start("exit");
+    let id = unique("exit");
+    let script = format!("echo before; exit 7 # {id}");
+    let out = c.run(&[], &id, &["/bin/sh", "-c", &script]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (7, "before\n"),
+        "{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], Some(&id));
+}
+
+#[test]
+fn run_with_a_tty() {
+    if !ready("run_with_a_tty") {
+        return;
+    }
+    let c = Containerd::start("tty");
+    let id = unique("tty");
+    let script = format!("tty; test -t 0 && test -t 1 && echo stdio-is-a-tty; exit 3 # {id}");
+    let out = c.run_tty(&id, &["/bin/sh", "-c", &script]);
+    let text = out.stdout.replace('\r', "");
+    assert!(
+        text.lines().any(|l| l.contains("/dev/pts/")) && text.contains("stdio-is-a-tty\n"),
+        "expected a /dev/pts/N terminal on stdin and stdout\n{out}\n{}",
+        c.diagnostics()
+    );
+    assert_eq!(
+        out.code,
+        3,
+        "exit code through the tty run\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], Some(&id));
+}
+
+#[test]
+fn detached_container_killed_with_ctr_task_kill() {
+    if !ready("detached_container_killed_with_ctr_task_kill") {
+        return;
+    }
+    let c = Containerd::start("kill");
+    let id = unique("kill");
+    let out = c.run(&["--detach"], &id, &["/bin/sleep", "3600"]);
+    assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
+    assert_eq!(
+        c.task_status(&id).as_deref(),
+        Some("RUNNING"),
+        "{}",
+        c.diagnostics()
+    );
+    // While it runs: its processes, the supervisor's pid (the runtime's --pid-file), the shim's socket.
+    let seen = c.container_processes(&id);
+    let init_pid: i32 = std::fs::read_to_string(c.bundle(&id).join("init.pid"))
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in the bundle's init.pid\n{}", c.diagnostics()));
+    assert!(
+        seen.iter().any(|&(p, _)| p == init_pid),
+        "the runtime's pid {init_pid} is not under the shim: {seen:?}"
+    );
+    // The checks can see a live container (so that "nothing left" later means something): its processes, the
+    // runtime's state under --root, containerd's bundle.
+    let live = c.leftovers(&id, &seen, None);
+    for what in ["process", "runtime state", "bundle"] {
+        assert!(
+            live.iter().any(|l| l.starts_with(what)),
+            "the leftover check does not see the running container's {what}: {live:#?}\n{}",
+            c.diagnostics()
+        );
+    }
+    let shim_socket = std::fs::read_to_string(c.bundle(&id).join("address"))
+        .ok()
+        .and_then(|a| a.trim().strip_prefix("unix://").map(PathBuf::from));
+    let out = c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+    assert_eq!(out.code, 0, "ctr task kill\n{out}\n{}", c.diagnostics());
+    let stopped = wait_until(Duration::from_secs(30), || {
+        c.task_status(&id).as_deref() == Some("STOPPED")
+    });
+    assert!(
+        stopped,
+        "the task did not stop within 30 s of SIGKILL\n{}",
+        c.diagnostics()
+    );
+    // `ctr task delete` reports the exit status: 128 + 9.
+    let out = c.ctr(&["task", "delete", &id]);
+    assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
+    assert!(
+        out.all().contains("exit code 137"),
+        "ctr task delete should report exit code 137 (SIGKILL)\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &seen, None);
+    if let Some(s) = shim_socket {
+        assert!(
+            !s.exists(),
+            "the shim's socket {} is left behind",
+            s.display()
+        );
+    }
+    let supervisor_cgroups = cgroups_named(&|n| n.starts_with(&format!("capvisor-{init_pid}-")));
+    assert!(
+        supervisor_cgroups.is_empty(),
+        "cgroups of the runtime left behind: {supervisor_cgroups:?}"
+    );
+}
+
+#[test]
+fn exec_into_a_running_container() {
+    if !ready("exec_into_a_running_container") {
+        return;
+    }
+    let c = Containerd::start("exec");
+    let id = unique("exec");
+    let out = c.run(&["--detach"], &id, &["/bin/sleep", "3600"]);
+    assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
+    // Output and exit code of the exec'd process, which sees the container's filesystem and its init.
+    let out = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "probe1",
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo from-exec; cat /etc/hostname; exit 5",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (5, "from-exec\nbusybox\n"),
+        "ctr task exec\n{out}\n{}",
+        c.diagnostics()
+    );
+    // A second exec while the first is gone: the exec ID is free again and a zero exit is zero.
+    let out = c.ctr(&["task", "exec", "--exec-id", "probe2", &id, "/bin/true"]);
+    assert_eq!(
+        out.code,
+        0,
+        "second ctr task exec\n{out}\n{}",
+        c.diagnostics()
+    );
+    // `ctr task ps` asks the runtime (`ps --format json`): the container's init is listed.
+    let init_pid = std::fs::read_to_string(c.bundle(&id).join("init.pid")).unwrap_or_default();
+    let out = c.ctr(&["task", "ps", &id]);
+    assert!(
+        out.code == 0 && out.stdout.lines().skip(1).count() >= 1,
+        "ctr task ps lists no process (init pid {})\n{out}\n{}",
+        init_pid.trim(),
+        c.diagnostics()
+    );
+    let seen = c.container_processes(&id);
+    let out = c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+    assert_eq!(out.code, 0, "ctr task kill\n{out}\n{}", c.diagnostics());
+    let stopped = wait_until(Duration::from_secs(30), || {
+        c.task_status(&id).as_deref() == Some("STOPPED")
+    });
+    assert!(
+        stopped,
+        "the task did not stop within 30 s of SIGKILL\n{}",
+        c.diagnostics()
+    );
+    let out = c.ctr(&["task", "delete", &id]);
+    assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
+    c.remove(&id);
+    c.assert_nothing_left(&id, &seen, None);
+}
