@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -285,7 +286,10 @@ static void process_attacks(void) {
         ptrace(PTRACE_DETACH, canary, 0, SIGKILL);
     }
     snprintf(label, sizeof label, "process_vm_writev(%d)", canary);
-    report(label, syscall(SYS_process_vm_writev, canary, NULL, 0, NULL, 0, 0));
+    char one = 0;
+    struct iovec local = {&one, 1}, remote = {(void *)0x1000, 1};
+    /* EFAULT would mean the canary was reached (the address is bogus); ESRCH or EPERM that it was not. */
+    report(label, syscall(SYS_process_vm_writev, canary, &local, 1, &remote, 1, 0));
     snprintf(label, sizeof label, "pidfd_open(%d)", canary);
     long pfd = syscall(SYS_pidfd_open, canary, 0);
     report(label, pfd);

@@ -114,12 +114,12 @@ fn is_static_busybox(p: &Path) -> bool {
     let u64_at = |o: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&bytes[o..o + 8]);
-        u64::from_le_bytes(b) as usize
+        usize::try_from(u64::from_le_bytes(b)).unwrap_or(usize::MAX)
     };
     let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
     (0..phnum).all(|i| {
-        let o = phoff + i * phentsize;
-        o + 4 <= bytes.len()
+        let o = phoff.saturating_add(i.saturating_mul(phentsize));
+        o.saturating_add(4) <= bytes.len()
             && u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) != 3
     })
 }
@@ -202,6 +202,10 @@ fn unique(label: &str) -> String {
 
 // ----------------------------------------------------------------------------------------------------------------
 // Host-side observations
+
+fn my_pid() -> i32 {
+    i32::try_from(std::process::id()).unwrap_or(-1)
+}
 
 /// Start time (clock ticks since boot) of `pid`, to tell a process from a later one that reused its pid.
 fn start_time(pid: i32) -> Option<u64> {
@@ -573,7 +577,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     /// container observed while it ran (pid, start time); `token` a string only its processes' arguments contain.
     fn leftovers(&self, id: &str, seen: &[(i32, u64)], token: Option<&str>) -> Vec<String> {
         let mut left = Vec::new();
-        let me = std::process::id() as i32;
+        let me = my_pid();
         // Processes: any seen one still alive, any with the ID as an argument (the shim: `-id ID`; the runtime's
         // supervisor and gofer), the bundle path, or the container's token.
         for &(pid, t) in seen {
@@ -698,10 +702,7 @@ impl Drop for Containerd {
             let mut pids = pids_with_arg(self.address.to_str().unwrap_or("-"), true);
             pids.extend(pids_with_arg(&self.ns, false));
             pids.extend(pids_with_arg(self.dir.str(), false));
-            let pids: Vec<i32> = pids
-                .into_iter()
-                .filter(|&p| p != std::process::id() as i32)
-                .collect();
+            let pids: Vec<i32> = pids.into_iter().filter(|&p| p != my_pid()).collect();
             if pids.is_empty() {
                 break;
             }
@@ -940,4 +941,329 @@ fn exec_into_a_running_container() {
     assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
     c.remove(&id);
     c.assert_nothing_left(&id, &seen, None);
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Escape attempts from a container, judged from outside
+
+/// `struct file_handle` of `path` from name_to_handle_at, hex-encoded as the attack program reads it; "-" if the
+/// filesystem gives none.
+fn file_handle_hex(path: &Path) -> String {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return "-".into();
+    };
+    // handle_bytes (u32), handle_type (i32), then up to MAX_HANDLE_SZ (128) bytes of handle.
+    let mut buf = [0u8; 8 + 128];
+    buf[..4].copy_from_slice(&128u32.to_ne_bytes());
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: name_to_handle_at reads the NUL-terminated path and writes at most 8 + handle_bytes (= buf's length)
+    // bytes into buf and one int into mount_id; all three outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            buf.as_mut_ptr(),
+            &mut mount_id as *mut libc::c_int,
+            0,
+        )
+    };
+    if r != 0 {
+        return "-".into();
+    }
+    let n = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    buf[..(8 + n).min(buf.len())]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The block device holding `path` ((major, minor), and its first bytes of superblock at offset 1024, hex), if any.
+fn block_device_of(path: &Path) -> (u64, u64, Option<String>) {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return (0, 0, None);
+    };
+    let (major, minor) = (
+        nix::sys::stat::major(meta.dev()),
+        nix::sys::stat::minor(meta.dev()),
+    );
+    if major == 0 {
+        return (0, 0, None);
+    }
+    let devname = std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/uevent"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVNAME=").map(str::to_string));
+    let sample = devname.and_then(|d| {
+        let f = std::fs::File::open(Path::new("/dev").join(d)).ok()?;
+        let mut b = [0u8; 64];
+        f.read_exact_at(&mut b, 1024).ok()?;
+        Some(b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    });
+    (major, minor, sample)
+}
+
+/// Everything in the host's kernel log now (/dev/kmsg from the start of the ring buffer).
+fn kernel_log() -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+    else {
+        return String::new();
+    };
+    let mut all = String::new();
+    let mut rec = vec![0u8; 8192];
+    loop {
+        match f.read(&mut rec) {
+            Ok(0) => break,
+            Ok(n) => all.push_str(&String::from_utf8_lossy(&rec[..n])),
+            // EPIPE: a record was overwritten while reading; go on. EAGAIN: the end.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    all
+}
+
+/// A host process that logs every SIGURG and SIGWINCH it gets (the attack's harmless broadcast signals) and dies on
+/// SIGKILL (what a successful kill or ptrace of it does).
+struct Canary {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Canary {
+    fn start(dir: &Path) -> Self {
+        let log = dir.join("canary.log");
+        let script = format!(
+            "import signal, time\n\
+             def h(s, f):\n    open({log:?}, 'a').write('signal %d\\n' % s)\n\
+             signal.signal(signal.SIGURG, h)\nsignal.signal(signal.SIGWINCH, h)\n\
+             open({ready:?}, 'w').write('ready')\n\
+             while True: time.sleep(1)\n",
+            log = log.display().to_string(),
+            ready = dir.join("canary.ready").display().to_string(),
+        );
+        let child = Command::new("/usr/bin/python3")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start the canary");
+        assert!(
+            wait_until(Duration::from_secs(20), || dir
+                .join("canary.ready")
+                .exists()),
+            "the canary did not start"
+        );
+        Self { child, log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Canary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn escape_attempts_from_a_container_are_judged_from_outside() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::fs::MetadataExt;
+    if !ready("escape_attempts_from_a_container_are_judged_from_outside") {
+        return;
+    }
+    let c = Containerd::start("escape");
+    let id = unique("escape");
+    let token = unique("capvisor-kmsg-token");
+    // The attacker: statically linked (the rootfs has no libc), in the rootfs as /bin/attack.
+    let exe = compile_c(&c.dir, "attack", include_str!("oci_attack.c"), &["-static"]);
+    std::fs::copy(&exe, c.rootfs.join("bin/attack")).expect("copy the attack into the rootfs");
+    // The host side, outside the bundle and the rootfs: a secret, a file to change, listeners, a canary process.
+    let outside = TempDir::new_in(Path::new("/var/tmp"), "ctr-escape-outside");
+    let secret_text = unique("CAPVISOR-OCI-SECRET");
+    let secret = outside.write("secret.txt", &secret_text);
+    let target = outside.write("target.txt", "original");
+    let target_before = std::fs::metadata(&target).expect("stat target");
+    let listing = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The canary's own log is judged by the signal verdict.
+        v.retain(|n| n != "canary.log");
+        v.sort();
+        v
+    };
+    let unix_path = outside.join("host.sock");
+    let unix =
+        std::os::unix::net::UnixListener::bind(&unix_path).expect("bind the host unix socket");
+    unix.set_nonblocking(true).expect("nonblocking");
+    let abstract_name = unique("capvisor-oci-escape");
+    let abstract_addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .expect("abstract address");
+    let abstract_listener = std::os::unix::net::UnixListener::bind_addr(&abstract_addr)
+        .expect("bind the abstract socket");
+    abstract_listener
+        .set_nonblocking(true)
+        .expect("nonblocking");
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    tcp.set_nonblocking(true).expect("nonblocking");
+    let port = tcp.local_addr().expect("local addr").port();
+    let tcp6 = std::net::TcpListener::bind(("::1", port)).ok();
+    if let Some(l) = &tcp6 {
+        l.set_nonblocking(true).expect("nonblocking");
+    }
+    let canary = Canary::start(outside.path());
+    let outside_listing = listing(outside.path());
+    let (major, minor, superblock) = block_device_of(&secret);
+    let handle = file_handle_hex(&secret);
+    let mounts_before: HashSet<String> = mountinfo().into_iter().collect();
+
+    let args = [
+        "/bin/attack".to_string(),
+        secret.display().to_string(),
+        target.display().to_string(),
+        outside.str().to_string(),
+        canary.pid().to_string(),
+        port.to_string(),
+        unix_path.display().to_string(),
+        abstract_name.clone(),
+        major.to_string(),
+        minor.to_string(),
+        handle,
+        token.clone(),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = c.run(&[], &id, &argv);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The verdicts, each from outside the container.
+    // Some(true): blocked; Some(false): escaped; None: could not be judged here (said why).
+    let mut verdicts: Vec<(&str, Option<bool>, String)> = Vec::new();
+    assert!(
+        out.code == 0 && out.stdout.contains("attack: done"),
+        "the attack did not run to its end: its verdicts would mean nothing\n{out}\n{}",
+        c.diagnostics()
+    );
+    verdicts.push((
+        "read a host file outside the bundle (paths, /proc/*/root, symlinks, chroot, open_by_handle_at, namespaces)",
+        Some(!out.all().contains(&secret_text)),
+        "the secret is not in the container's output".into(),
+    ));
+    let after = std::fs::metadata(&target).ok();
+    let unchanged = std::fs::read_to_string(&target).ok().as_deref() == Some("original")
+        && std::fs::read_to_string(&secret).ok().as_deref() == Some(secret_text.as_str())
+        && after.is_some_and(|a| {
+            a.mtime() == target_before.mtime() && a.mtime_nsec() == target_before.mtime_nsec()
+        })
+        && listing(outside.path()) == outside_listing;
+    verdicts.push((
+        "write or create a host file outside the bundle",
+        Some(unchanged),
+        format!("host dir now holds {:?}", listing(outside.path())),
+    ));
+    let reached_tcp = tcp.accept().is_ok() || tcp6.as_ref().is_some_and(|l| l.accept().is_ok());
+    let reached_unix = unix.accept().is_ok() || abstract_listener.accept().is_ok();
+    verdicts.push((
+        "reach a host loopback listener (127.0.0.1, ::1)",
+        Some(!reached_tcp),
+        format!("port {port}"),
+    ));
+    verdicts.push((
+        "reach a host unix socket (by path, abstract)",
+        Some(!reached_unix),
+        format!("{} and @{abstract_name}", unix_path.display()),
+    ));
+    let mut canary = canary;
+    let canary_alive = canary.child.try_wait().ok().flatten().is_none();
+    let signals = std::fs::read_to_string(&canary.log).unwrap_or_default();
+    verdicts.push((
+        "signal or ptrace a host process (kill, kill(-1), ptrace attach/seize, pidfd)",
+        Some(canary_alive && signals.is_empty()),
+        format!("canary alive: {canary_alive}, signals it logged: {signals:?}"),
+    ));
+    verdicts.push((
+        "write into the host's kernel log (/dev/kmsg, a mknod'ed kmsg)",
+        Some(!kernel_log().contains(&token)),
+        format!("token {token}"),
+    ));
+    verdicts.push((
+        "read the host's block device (mknod, /dev nodes)",
+        // With a sample of the host's own superblock, judged by whether it shows in the output; the host cannot
+        // always read its disk (EPERM in a VM sandbox): then by whether the attacker reports reading any bytes.
+        Some(match &superblock {
+            Some(sample) => !out.stdout.contains(sample.as_str()),
+            None => !out.stdout.lines().any(|l| {
+                l.starts_with("read /")
+                    && l.contains(" at 1024: ")
+                    && !l.contains(" at 1024: -1 bytes")
+            }),
+        }),
+        format!(
+            "device {major}:{minor}, judged by {}",
+            if superblock.is_some() {
+                "a sample of its superblock read on the host"
+            } else {
+                "the attacker's report (the host could not read the device to take a sample)"
+            }
+        ),
+    ));
+    let new_mounts: Vec<String> = mountinfo()
+        .into_iter()
+        .filter(|l| !mounts_before.contains(l))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(4)
+                .is_some_and(|at| at.starts_with("/tmp/mnt") || at == "/tmp/jail")
+                || l.contains(c.rootfs.to_str().expect("ASCII"))
+        })
+        .collect();
+    verdicts.push((
+        "mount on the host (tmpfs, proc, bind, the host disk)",
+        Some(new_mounts.is_empty()),
+        format!("new host mounts: {new_mounts:?}"),
+    ));
+    let escaped = verdicts.iter().filter(|v| v.1 == Some(false)).count();
+    let blocked = verdicts.iter().filter(|v| v.1 == Some(true)).count();
+    let report: Vec<String> = verdicts
+        .iter()
+        .map(|(name, ok, detail)| {
+            format!(
+                "{} {name}: {detail}",
+                match ok {
+                    Some(true) => "blocked",
+                    Some(false) => "ESCAPED",
+                    None => "not judged",
+                }
+            )
+        })
+        .collect();
+    eprintln!(
+        "{}\n{blocked} blocked, {escaped} escaped",
+        report.join("\n")
+    );
+    assert_eq!(
+        escaped,
+        0,
+        "{}\n--- what the attack printed ---\n{out}\n{}",
+        report.join("\n"),
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], Some(&abstract_name));
 }
