@@ -524,8 +524,13 @@ state = "{state}"
 
     /// The same with `--tty`, on a pty of our own (`script` gives ctr one: ctr insists its stdio is a terminal).
     fn run_tty(&self, id: &str, cmd: &[&str]) -> Output {
+        self.ctr_tty(&self.run_args(&["--tty"], id, cmd))
+    }
+
+    /// `ctr ARGS` (ARGS include `--tty`) on a pty made by `script`.
+    fn ctr_tty(&self, args: &[&str]) -> Output {
         let mut line = vec!["ctr".to_string()];
-        let base = self.ctr_command(&self.run_args(&["--tty"], id, cmd));
+        let base = self.ctr_command(args);
         line.extend(base.get_args().map(|a| sh_quote(&a.to_string_lossy())));
         let mut c = Command::new("script");
         c.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
@@ -536,7 +541,7 @@ state = "{state}"
         let out = run_bounded(c, CTR_TIMEOUT);
         assert!(
             out.code != -1,
-            "ctr run --tty did not finish\n{out}\n{}",
+            "ctr {args:?} did not finish\n{out}\n{}",
             self.diagnostics()
         );
         out
@@ -928,6 +933,30 @@ fn exec_into_a_running_container() {
         out.code,
         0,
         "second ctr task exec\n{out}\n{}",
+        c.diagnostics()
+    );
+    // With a terminal (`exec --tty`: the runtime gets --console-socket, like `kubectl exec -it`).
+    let out = c.ctr_tty(&[
+        "task",
+        "exec",
+        "--tty",
+        "--exec-id",
+        "probe3",
+        &id,
+        "/bin/sh",
+        "-c",
+        "tty; test -t 0 && test -t 1 && echo exec-stdio-is-a-tty; exit 6",
+    ]);
+    let text = out.stdout.replace('\r', "");
+    assert!(
+        text.lines().any(|l| l.contains("/dev/pts/")) && text.contains("exec-stdio-is-a-tty\n"),
+        "ctr task exec --tty: expected a /dev/pts/N terminal\n{out}\n{}",
+        c.diagnostics()
+    );
+    assert_eq!(
+        out.code,
+        6,
+        "exit code of ctr task exec --tty\n{out}\n{}",
         c.diagnostics()
     );
     // `ctr task ps` asks the runtime (`ps --format json`): the container's init is listed.
