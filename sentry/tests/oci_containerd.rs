@@ -1118,6 +1118,32 @@ impl Drop for Canary {
     }
 }
 
+/// The host paths the attack creates inside its container (`/tmp/blk`, `/dev/blk`, `/tmp/link-*`, …) that exist on
+/// the host now.
+fn attack_paths_on_host() -> HashSet<PathBuf> {
+    let mut found: HashSet<PathBuf> = [
+        "/tmp/blk",
+        "/tmp/kmsg",
+        "/tmp/mem",
+        "/tmp/jail",
+        "/tmp/mnt",
+        "/tmp/mnt2",
+        "/dev/blk",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .filter(|p| std::fs::symlink_metadata(p).is_ok())
+    .collect();
+    if let Ok(rd) = std::fs::read_dir("/tmp") {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with("link-") {
+                found.insert(e.path());
+            }
+        }
+    }
+    found
+}
+
 #[test]
 fn escape_attempts_from_a_container_are_judged_from_outside() {
     use std::os::linux::net::SocketAddrExt;
@@ -1175,6 +1201,7 @@ fn escape_attempts_from_a_container_are_judged_from_outside() {
     let (major, minor, superblock) = block_device_of(&secret);
     let handle = file_handle_hex(&secret);
     let mounts_before: HashSet<String> = mountinfo().into_iter().collect();
+    let host_paths_before = attack_paths_on_host();
 
     let args = [
         "/bin/attack".to_string(),
@@ -1280,6 +1307,25 @@ fn escape_attempts_from_a_container_are_judged_from_outside() {
         Some(new_mounts.is_empty()),
         format!("new host mounts: {new_mounts:?}"),
     ));
+    // What the attack makes in its own /tmp and /dev must not show up in the host's (an escaped root).
+    let planted: Vec<PathBuf> = attack_paths_on_host()
+        .into_iter()
+        .filter(|p| !host_paths_before.contains(p))
+        .collect();
+    verdicts.push((
+        "create nodes, directories or links in the host's /tmp or /dev",
+        Some(planted.is_empty()),
+        format!("new on the host: {planted:?}"),
+    ));
+    // Undo whatever did get out (the verdicts are taken), so that a failing run leaves the host as it was.
+    for l in &new_mounts {
+        if let Some(at) = l.split_whitespace().nth(4) {
+            let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    for p in &planted {
+        let _ = std::fs::remove_dir(p).or_else(|_| std::fs::remove_file(p));
+    }
     let escaped = verdicts.iter().filter(|v| v.1 == Some(false)).count();
     let blocked = verdicts.iter().filter(|v| v.1 == Some(true)).count();
     let report: Vec<String> = verdicts
