@@ -233,11 +233,12 @@ static void network_attacks(void) {
     inet_pton(AF_INET6, "::1", &a6.sin6_addr);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     snprintf(label, sizeof label, "connect 127.0.0.1:%d", port);
-    report(label, s < 0 ? -1 : connect(s, (struct sockaddr *)&a4, sizeof a4));
-    if (s >= 0) {
+    long r = s < 0 ? -1 : connect(s, (struct sockaddr *)&a4, sizeof a4);
+    report(label, r);
+    if (r == 0)
         (void)!write(s, "x", 1);
+    if (s >= 0)
         close(s);
-    }
     s = socket(AF_INET6, SOCK_STREAM, 0);
     snprintf(label, sizeof label, "connect [::1]:%d", port);
     report(label, s < 0 ? -1 : connect(s, (struct sockaddr *)&a6, sizeof a6));
@@ -353,6 +354,7 @@ int main(int argc, char **argv) {
     handle_hex = argv[10];
     token = argv[11];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a refused socket must not end the attack early */
     printf("attack: uid %d in %s\n", getuid(), getcwd((char[256]){0}, 256));
     file_routes("initial");
     handle_attack();

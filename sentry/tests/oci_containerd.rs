@@ -935,6 +935,41 @@ fn exec_into_a_running_container() {
         "second ctr task exec\n{out}\n{}",
         c.diagnostics()
     );
+    // `ctr task ps` asks the runtime (`ps --format json`): the container's init is listed.
+    let init_pid = std::fs::read_to_string(c.bundle(&id).join("init.pid")).unwrap_or_default();
+    let out = c.ctr(&["task", "ps", &id]);
+    assert!(
+        out.code == 0 && out.stdout.lines().skip(1).count() >= 1,
+        "ctr task ps lists no process (init pid {})\n{out}\n{}",
+        init_pid.trim(),
+        c.diagnostics()
+    );
+    let seen = c.container_processes(&id);
+    let out = c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+    assert_eq!(out.code, 0, "ctr task kill\n{out}\n{}", c.diagnostics());
+    let stopped = wait_until(Duration::from_secs(30), || {
+        c.task_status(&id).as_deref() == Some("STOPPED")
+    });
+    assert!(
+        stopped,
+        "the task did not stop within 30 s of SIGKILL\n{}",
+        c.diagnostics()
+    );
+    let out = c.ctr(&["task", "delete", &id]);
+    assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
+    c.remove(&id);
+    c.assert_nothing_left(&id, &seen, None);
+}
+
+#[test]
+fn exec_with_a_tty_into_a_running_container() {
+    if !ready("exec_with_a_tty_into_a_running_container") {
+        return;
+    }
+    let c = Containerd::start("exectty");
+    let id = unique("exectty");
+    let out = c.run(&["--detach"], &id, &["/bin/sleep", "3600"]);
+    assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
     // With a terminal (`exec --tty`: the runtime gets --console-socket, like `kubectl exec -it`).
     let out = c.ctr_tty(&[
         "task",
@@ -957,15 +992,6 @@ fn exec_into_a_running_container() {
         out.code,
         6,
         "exit code of ctr task exec --tty\n{out}\n{}",
-        c.diagnostics()
-    );
-    // `ctr task ps` asks the runtime (`ps --format json`): the container's init is listed.
-    let init_pid = std::fs::read_to_string(c.bundle(&id).join("init.pid")).unwrap_or_default();
-    let out = c.ctr(&["task", "ps", &id]);
-    assert!(
-        out.code == 0 && out.stdout.lines().skip(1).count() >= 1,
-        "ctr task ps lists no process (init pid {})\n{out}\n{}",
-        init_pid.trim(),
         c.diagnostics()
     );
     let seen = c.container_processes(&id);
