@@ -302,6 +302,28 @@ fn cgroups_named(hit: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
     out
 }
 
+/// Every cgroup directory of every hierarchy.
+fn all_cgroups() -> HashSet<PathBuf> {
+    cgroups_named(&|_| true).into_iter().collect()
+}
+
+/// The cgroups (not in `before`) that hold any of `pids` now: where the runtime put the container's processes.
+fn new_cgroups_holding(pids: &[(i32, u64)], before: &HashSet<PathBuf>) -> Vec<PathBuf> {
+    let wanted: HashSet<String> = pids.iter().map(|(p, _)| p.to_string()).collect();
+    let mut out: Vec<PathBuf> = all_cgroups()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .filter(|d| {
+            std::fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| wanted.contains(l.trim()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Removes a cgroup directory and its children, bottom-up (rmdir only: a cgroup with processes stays, and says so).
 fn remove_cgroup(d: &Path) {
     if let Ok(rd) = std::fs::read_dir(d) {
@@ -835,6 +857,7 @@ fn detached_container_killed_with_ctr_task_kill() {
     }
     let c = Containerd::start("kill");
     let id = unique("kill");
+    let cgroups_before = all_cgroups();
     let out = c.run(&["--detach"], &id, &["/bin/sleep", "3600"]);
     assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
     assert_eq!(
@@ -857,6 +880,9 @@ fn detached_container_killed_with_ctr_task_kill() {
     // The checks can see a live container (so that "nothing left" later means something): its processes, the
     // runtime's state under --root, containerd's bundle.
     let live = c.leftovers(&id, &seen, None);
+    // The cgroups the runtime made for the container's processes (named after the ID or not).
+    let container_cgroups = new_cgroups_holding(&seen, &cgroups_before);
+    eprintln!("cgroups of the running container: {container_cgroups:?}");
     for what in ["process", "runtime state", "bundle"] {
         assert!(
             live.iter().any(|l| l.starts_with(what)),
@@ -894,6 +920,11 @@ fn detached_container_killed_with_ctr_task_kill() {
             s.display()
         );
     }
+    let stale: Vec<&PathBuf> = container_cgroups.iter().filter(|d| d.exists()).collect();
+    assert!(
+        stale.is_empty(),
+        "cgroups that held the container's processes are left behind: {stale:?}"
+    );
     let supervisor_cgroups = cgroups_named(&|n| n.starts_with(&format!("capvisor-{init_pid}-")));
     assert!(
         supervisor_cgroups.is_empty(),
@@ -1009,6 +1040,105 @@ fn exec_with_a_tty_into_a_running_container() {
     assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
     c.remove(&id);
     c.assert_nothing_left(&id, &seen, None);
+}
+
+/// The memory limit in force for `pid`: the smallest limit on its memory cgroup path (v1 memory.limit_in_bytes, v2
+/// memory.max), from the host's view.
+fn memory_limit_of(pid: i32) -> Option<u64> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut best: Option<u64> = None;
+    for line in cg.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let (root, file) = if ctrls.split(',').any(|c| c == "memory") {
+            (
+                PathBuf::from("/sys/fs/cgroup/memory"),
+                "memory.limit_in_bytes",
+            )
+        } else if ctrls.is_empty() {
+            (PathBuf::from("/sys/fs/cgroup/unified"), "memory.max")
+        } else {
+            continue;
+        };
+        let mut dir = root.join(path.trim_start_matches('/'));
+        loop {
+            if let Some(v) = std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+            {
+                best = Some(best.map_or(v, |b| b.min(v)));
+            }
+            if dir == root || !dir.pop() {
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// `ctr run --memory-limit` reaches the kernel: the container's processes are in a memory cgroup limited to it (judged
+/// from the host's /proc/PID/cgroup and the cgroup files), and the cgroup goes with the container.
+#[test]
+fn memory_limit_is_enforced_by_a_cgroup() {
+    if !ready("memory_limit_is_enforced_by_a_cgroup") {
+        return;
+    }
+    const LIMIT: u64 = 64 << 20;
+    let c = Containerd::start("memlimit");
+    let id = unique("memlimit");
+    let cgroups_before = all_cgroups();
+    let out = c.run(
+        &["--detach", "--memory-limit", &LIMIT.to_string()],
+        &id,
+        &["/bin/sleep", "3600"],
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "ctr run --detach --memory-limit\n{out}\n{}",
+        c.diagnostics()
+    );
+    let seen = c.container_processes(&id);
+    let sleepers: Vec<i32> = seen
+        .iter()
+        .map(|&(p, _)| p)
+        .filter(|&p| cmdline(p).starts_with("/bin/sleep 3600"))
+        .collect();
+    assert!(
+        !sleepers.is_empty(),
+        "no /bin/sleep among the container's processes {seen:?}"
+    );
+    for &p in &sleepers {
+        let limit = memory_limit_of(p);
+        assert!(
+            limit.is_some_and(|l| l <= LIMIT),
+            "the container's process {p} runs with memory limit {limit:?}, not <= {LIMIT} (ctr run --memory-limit); \
+             its cgroups:\n{}\n{}",
+            std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap_or_default(),
+            c.diagnostics()
+        );
+    }
+    let container_cgroups = new_cgroups_holding(&seen, &cgroups_before);
+    eprintln!("memory-limited container's cgroups: {container_cgroups:?}");
+    let out = c.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+    assert_eq!(out.code, 0, "ctr task kill\n{out}\n{}", c.diagnostics());
+    let stopped = wait_until(Duration::from_secs(30), || {
+        c.task_status(&id).as_deref() == Some("STOPPED")
+    });
+    assert!(
+        stopped,
+        "the task did not stop within 30 s of SIGKILL\n{}",
+        c.diagnostics()
+    );
+    let out = c.ctr(&["task", "delete", &id]);
+    assert_eq!(out.code, 0, "ctr task delete\n{out}\n{}", c.diagnostics());
+    c.remove(&id);
+    c.assert_nothing_left(&id, &seen, None);
+    let stale: Vec<&PathBuf> = container_cgroups.iter().filter(|d| d.exists()).collect();
+    assert!(
+        stale.is_empty(),
+        "cgroups of the container left behind: {stale:?}"
+    );
 }
 
 // ----------------------------------------------------------------------------------------------------------------
