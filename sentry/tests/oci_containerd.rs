@@ -128,12 +128,21 @@ fn is_static_busybox(p: &Path) -> bool {
 // Bounded commands that never panic (also used from Drop)
 
 /// Runs `c` (own process group) for at most `timeout`; on timeout kills the group and says so in stderr (code -1).
-fn run_bounded(mut c: Command, timeout: Duration) -> Output {
+fn run_bounded(c: Command, timeout: Duration) -> Output {
+    run_bounded_input(c, timeout, None)
+}
+
+/// `run_bounded` with `input` written to the command's stdin (then closed).
+fn run_bounded_input(mut c: Command, timeout: Duration, input: Option<&[u8]>) -> Output {
     let what = format!("{c:?}");
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    c.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let mut child = match c.spawn() {
         Ok(ch) => ch,
         Err(e) => {
@@ -144,6 +153,13 @@ fn run_bounded(mut c: Command, timeout: Duration) -> Output {
             }
         }
     };
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&data);
+        });
+    }
     let out = child.stdout.take().map(drain);
     let err = child.stderr.take().map(drain);
     let deadline = Instant::now() + timeout;
@@ -542,6 +558,44 @@ state = "{state}"
     /// `ctr run [extra] --rootfs ROOTFS ID CMD…` in the foreground.
     fn run(&self, extra: &[&str], id: &str, cmd: &[&str]) -> Output {
         self.ctr(&self.run_args(extra, id, cmd))
+    }
+
+    /// `ctr run` with `input` on its stdin (ctr relays it to the container's stdin through the shim's FIFOs).
+    fn run_with_input(&self, extra: &[&str], id: &str, cmd: &[&str], input: &[u8]) -> Output {
+        let out = run_bounded_input(
+            self.ctr_command(&self.run_args(extra, id, cmd)),
+            CTR_TIMEOUT,
+            Some(input),
+        );
+        assert!(
+            out.code != -1,
+            "ctr run did not finish\n{out}\n{}",
+            self.diagnostics()
+        );
+        out
+    }
+
+    /// Kills (SIGKILL) and deletes the task, then the container; checks nothing is left.
+    fn kill_and_remove(&self, id: &str, seen: &[(i32, u64)]) {
+        let out = self.ctr(&["task", "kill", "--signal", "SIGKILL", id]);
+        assert_eq!(out.code, 0, "ctr task kill\n{out}\n{}", self.diagnostics());
+        let stopped = wait_until(Duration::from_secs(30), || {
+            self.task_status(id).as_deref() == Some("STOPPED")
+        });
+        assert!(
+            stopped,
+            "the task did not stop within 30 s of SIGKILL\n{}",
+            self.diagnostics()
+        );
+        let out = self.ctr(&["task", "delete", id]);
+        assert_eq!(
+            out.code,
+            0,
+            "ctr task delete\n{out}\n{}",
+            self.diagnostics()
+        );
+        self.remove(id);
+        self.assert_nothing_left(id, seen, None);
     }
 
     /// The same with `--tty`, on a pty of our own (`script` gives ctr one: ctr insists its stdio is a terminal).
@@ -1139,6 +1193,200 @@ fn memory_limit_is_enforced_by_a_cgroup() {
         stale.is_empty(),
         "cgroups of the container left behind: {stale:?}"
     );
+}
+
+/// stdin reaches the container (ctr → shim FIFO → runtime → process), and a signal other than SIGKILL reaches the
+/// container's init, whose own exit code is reported.
+#[test]
+fn stdin_and_a_trapped_sigterm() {
+    if !ready("stdin_and_a_trapped_sigterm") {
+        return;
+    }
+    let c = Containerd::start("stdin");
+    let id = unique("stdin");
+    // `head -n 2`, not cat: ctr run never closes the container's stdin at EOF (ctr's behaviour, runc's too).
+    let out = c.run_with_input(&[], &id, &["/bin/head", "-n", "2"], b"line one\nline two\n");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "line one\nline two\n"),
+        "head -n 2 with stdin through ctr\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], None);
+
+    let id = unique("sigterm");
+    let script = format!(
+        "trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 1; done # {id}"
+    );
+    let out = c.run(&["--detach"], &id, &["/bin/sh", "-c", &script]);
+    assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
+    let seen = c.container_processes(&id);
+    // ctr task kill without --signal sends SIGTERM to the init, which traps it and exits 3.
+    let out = c.ctr(&["task", "kill", &id]);
+    assert_eq!(
+        out.code,
+        0,
+        "ctr task kill (SIGTERM)\n{out}\n{}",
+        c.diagnostics()
+    );
+    let stopped = wait_until(Duration::from_secs(30), || {
+        c.task_status(&id).as_deref() == Some("STOPPED")
+    });
+    assert!(
+        stopped,
+        "the init did not exit within 30 s of SIGTERM (its trap exits 3)\n{}",
+        c.diagnostics()
+    );
+    let out = c.ctr(&["task", "delete", &id]);
+    assert!(
+        out.code == 0 && out.all().contains("exit code 3"),
+        "ctr task delete should report the trap's exit code 3\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &seen, Some(&id));
+}
+
+/// The rootfs and bind mounts, judged on the host: a write to a read-write rootfs lands in the rootfs directory;
+/// `--read-only` refuses it; a read-only bind mount is readable and unchanged; a read-write one takes the write.
+#[test]
+fn rootfs_and_bind_mounts_as_the_spec_says() {
+    if !ready("rootfs_and_bind_mounts_as_the_spec_says") {
+        return;
+    }
+    let c = Containerd::start("mounts");
+    let host = TempDir::new_in(Path::new("/var/tmp"), "ctr-mounts");
+    host.write("ro/data.txt", "read-only data\n");
+    host.write("rw/data.txt", "read-write data\n");
+    let ro_mount = format!(
+        "type=bind,src={},dst=/ro,options=rbind:ro",
+        host.join("ro").display()
+    );
+    let rw_mount = format!(
+        "type=bind,src={},dst=/rw,options=rbind:rw",
+        host.join("rw").display()
+    );
+
+    let id = unique("rw");
+    let out = c.run(
+        &[],
+        &id,
+        &[
+            "/bin/sh",
+            "-c",
+            "echo written > /written.txt && cat /written.txt",
+        ],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "written\n"),
+        "{out}\n{}",
+        c.diagnostics()
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.rootfs.join("written.txt"))
+            .ok()
+            .as_deref(),
+        Some("written\n"),
+        "a write to the read-write rootfs did not land in the rootfs directory"
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], None);
+
+    let id = unique("readonly");
+    let out = c.run(
+        &["--read-only"],
+        &id,
+        &["/bin/sh", "-c", "echo x > /refused.txt; echo rc=$?"],
+    );
+    assert!(
+        out.stdout.contains("rc=1"),
+        "--read-only rootfs: the write should fail\n{out}\n{}",
+        c.diagnostics()
+    );
+    assert!(
+        !c.rootfs.join("refused.txt").exists(),
+        "--read-only rootfs: the file reached the host"
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], None);
+
+    let id = unique("binds");
+    let script = "cat /ro/data.txt; echo changed > /ro/data.txt; echo ro-write-rc=$?; touch /ro/new; echo ro-create-rc=$?; \
+                  cat /rw/data.txt; echo appended >> /rw/data.txt; echo rw-write-rc=$?; echo new > /rw/new.txt";
+    let out = c.run(
+        &["--mount", &ro_mount, "--mount", &rw_mount],
+        &id,
+        &["/bin/sh", "-c", script],
+    );
+    assert!(
+        out.stdout.starts_with("read-only data\n")
+            && out.stdout.contains("ro-write-rc=1")
+            && out.stdout.contains("ro-create-rc=1")
+            && out.stdout.contains("read-write data\n")
+            && out.stdout.contains("rw-write-rc=0"),
+        "bind mounts inside the container\n{out}\n{}",
+        c.diagnostics()
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("ro/data.txt"))
+            .ok()
+            .as_deref(),
+        Some("read-only data\n"),
+        "the read-only bind mount's file changed on the host"
+    );
+    assert!(
+        !host.join("ro/new").exists(),
+        "a file was created through the read-only bind mount"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("rw/data.txt"))
+            .ok()
+            .as_deref(),
+        Some("read-write data\nappended\n"),
+        "the read-write bind mount's write did not reach the host"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("rw/new.txt"))
+            .ok()
+            .as_deref(),
+        Some("new\n")
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], None);
+}
+
+/// `ctr task exec --user`: the process runs with the uid and gid the OCI process spec gives.
+#[test]
+fn exec_as_another_user() {
+    if !ready("exec_as_another_user") {
+        return;
+    }
+    let c = Containerd::start("user");
+    let id = unique("user");
+    let out = c.run(&["--detach"], &id, &["/bin/sleep", "3600"]);
+    assert_eq!(out.code, 0, "ctr run --detach\n{out}\n{}", c.diagnostics());
+    let seen = c.container_processes(&id);
+    let out = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "asuser",
+        "--user",
+        "65534",
+        &id,
+        "/bin/sh",
+        "-c",
+        "id -u; id -g",
+    ]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "65534\n65534\n"),
+        "ctr task exec --user 65534\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.kill_and_remove(&id, &seen);
 }
 
 // ----------------------------------------------------------------------------------------------------------------
