@@ -1248,26 +1248,13 @@ fn stdin_and_a_trapped_sigterm() {
     c.assert_nothing_left(&id, &seen, Some(&id));
 }
 
-/// The rootfs and bind mounts, judged on the host: a write to a read-write rootfs lands in the rootfs directory;
-/// `--read-only` refuses it; a read-only bind mount is readable and unchanged; a read-write one takes the write.
+/// A write to a read-write rootfs (root.readonly false, ctr's default) lands in the rootfs directory on the host.
 #[test]
-fn rootfs_and_bind_mounts_as_the_spec_says() {
-    if !ready("rootfs_and_bind_mounts_as_the_spec_says") {
+fn rootfs_writes_land_in_the_rootfs_directory() {
+    if !ready("rootfs_writes_land_in_the_rootfs_directory") {
         return;
     }
-    let c = Containerd::start("mounts");
-    let host = TempDir::new_in(Path::new("/var/tmp"), "ctr-mounts");
-    host.write("ro/data.txt", "read-only data\n");
-    host.write("rw/data.txt", "read-write data\n");
-    let ro_mount = format!(
-        "type=bind,src={},dst=/ro,options=rbind:ro",
-        host.join("ro").display()
-    );
-    let rw_mount = format!(
-        "type=bind,src={},dst=/rw,options=rbind:rw",
-        host.join("rw").display()
-    );
-
+    let c = Containerd::start("rootfs-rw");
     let id = unique("rw");
     let out = c.run(
         &[],
@@ -1293,7 +1280,15 @@ fn rootfs_and_bind_mounts_as_the_spec_says() {
     );
     c.remove(&id);
     c.assert_nothing_left(&id, &[], None);
+}
 
+/// `ctr run --read-only` (root.readonly true): a write fails inside and nothing reaches the rootfs directory.
+#[test]
+fn read_only_rootfs_refuses_writes() {
+    if !ready("read_only_rootfs_refuses_writes") {
+        return;
+    }
+    let c = Containerd::start("rootfs-ro");
     let id = unique("readonly");
     let out = c.run(
         &["--read-only"],
@@ -1311,7 +1306,27 @@ fn rootfs_and_bind_mounts_as_the_spec_says() {
     );
     c.remove(&id);
     c.assert_nothing_left(&id, &[], None);
+}
 
+/// `--mount` bind mounts, judged on the host: a read-only one is readable and stays unchanged (no write, no new
+/// file); a read-write one takes the append and the new file.
+#[test]
+fn bind_mounts_read_only_and_read_write() {
+    if !ready("bind_mounts_read_only_and_read_write") {
+        return;
+    }
+    let c = Containerd::start("binds");
+    let host = TempDir::new_in(Path::new("/var/tmp"), "ctr-mounts");
+    host.write("ro/data.txt", "read-only data\n");
+    host.write("rw/data.txt", "read-write data\n");
+    let ro_mount = format!(
+        "type=bind,src={},dst=/ro,options=rbind:ro",
+        host.join("ro").display()
+    );
+    let rw_mount = format!(
+        "type=bind,src={},dst=/rw,options=rbind:rw",
+        host.join("rw").display()
+    );
     let id = unique("binds");
     let script = "cat /ro/data.txt; echo changed > /ro/data.txt; echo ro-write-rc=$?; touch /ro/new; echo ro-create-rc=$?; \
                   cat /rw/data.txt; echo appended >> /rw/data.txt; echo rw-write-rc=$?; echo new > /rw/new.txt";
