@@ -1372,6 +1372,31 @@ fn bind_mounts_read_only_and_read_write() {
     c.assert_nothing_left(&id, &[], None);
 }
 
+/// The standard device nodes a container's programs rely on: /dev/null takes writes, /dev/zero and /dev/urandom give
+/// bytes, /dev/full refuses writes with ENOSPC; and /dev/pts is a devpts whose ptmx opens.
+#[test]
+fn standard_device_nodes_work() {
+    if !ready("standard_device_nodes_work") {
+        return;
+    }
+    let c = Containerd::start("devnodes");
+    let id = unique("devnodes");
+    let script = "echo hi > /dev/null && echo null-ok; \
+                  head -c 5 /dev/zero | wc -c; head -c 7 /dev/urandom | wc -c; \
+                  echo x > /dev/full 2>/dev/null; echo full-rc=$?; \
+                  test -c /dev/pts/ptmx && echo ptmx-is-char";
+    let out = c.run(&[], &id, &["/bin/sh", "-c", script]);
+    let got: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        got,
+        ["null-ok", "5", "7", "full-rc=1", "ptmx-is-char"],
+        "device nodes inside the container\n{out}\n{}",
+        c.diagnostics()
+    );
+    c.remove(&id);
+    c.assert_nothing_left(&id, &[], None);
+}
+
 /// `ctr task exec --user`: the process runs with the uid and gid the OCI process spec gives.
 #[test]
 fn exec_as_another_user() {
