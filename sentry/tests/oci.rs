@@ -59,6 +59,10 @@ impl Bundle {
                 .expect("config json");
         c["process"]["terminal"] = false.into();
         c["root"]["readonly"] = false.into();
+        // The second pass of `make test` runs every container on ptrace.
+        if let Some(p) = test_platform() {
+            c["annotations"] = serde_json::json!({ "dev.capvisor.platform": p });
+        }
         edit(&mut c);
         std::fs::write(&path, serde_json::to_vec_pretty(&c).expect("json")).expect("write config");
         let root = TempDir::new("oci-root");

@@ -383,7 +383,7 @@ fn exec_in(
     let sp = held
         .spawner
         .as_ref()
-        .ok_or("exec into a container needs the seccomp platform (this one runs on ptrace)")?;
+        .ok_or("this container has no spawner: exec into it is not possible")?;
     if process.tty {
         let (master, slave, path) = crate::sandbox::tty::pty_pair(held.view_root.as_fd())
             .map_err(|e| format!("pty: {}", e.desc()))?;
@@ -503,19 +503,36 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         .or_else(|| p["cwd"].as_str().map(String::from))
         .or_else(|| base["cwd"].as_str().map(String::from))
         .unwrap_or_else(|| "/".into());
-    let want_uid = p["user"]["uid"].as_u64().or_else(|| {
-        a.user
-            .as_deref()
-            .and_then(|u| u.split(':').next())
-            .and_then(|u| u.parse().ok())
+    // The user: the process file's, else --user UID[:GID], else the container's own.
+    let user = |v: &serde_json::Value, key: &str| {
+        v["user"][key].as_u64().and_then(|n| u32::try_from(n).ok())
+    };
+    let flag = a.user.as_deref().map(|u| {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, ""));
+        (uid.parse::<u32>(), gid.parse::<u32>().ok())
     });
-    let have_uid = base["user"]["uid"].as_u64().unwrap_or(0);
-    if want_uid.is_some_and(|u| u != have_uid) {
-        return Err(format!(
-            "exec as uid {} is not supported: processes run as the container's user (uid {have_uid})",
-            want_uid.unwrap_or(0)
-        ));
-    }
+    let (uid, gid) = match flag {
+        Some((Ok(u), g)) => (u, g.unwrap_or(u)),
+        Some((Err(_), _)) => {
+            return Err(format!(
+                "--user {:?}: give a numeric uid[:gid] (names are not looked up)",
+                a.user.as_deref().unwrap_or("")
+            ))
+        }
+        None => (
+            user(&p, "uid").or_else(|| user(base, "uid")).unwrap_or(0),
+            user(&p, "gid").or_else(|| user(base, "gid")).unwrap_or(0),
+        ),
+    };
+    let groups: Vec<u32> = p["user"]["additionalGids"]
+        .as_array()
+        .or_else(|| base["user"]["additionalGids"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
     let tty = a.tty || p["terminal"].as_bool().unwrap_or(false);
     if tty && a.console_socket.is_none() {
         return Err("exec --tty needs --console-socket with capvisor".into());
@@ -525,6 +542,9 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         env,
         cwd,
         tty,
+        uid,
+        gid,
+        groups,
     };
     let c = connect_ctl(st.dir())?;
     let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());

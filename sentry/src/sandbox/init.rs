@@ -882,32 +882,6 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         if let Some(m) = c.umask {
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
         }
-        // The process's user, while the capabilities to become it are still held.
-        let groups: Vec<nix::unistd::Gid> = c
-            .groups
-            .iter()
-            .map(|g| nix::unistd::Gid::from_raw(*g))
-            .collect();
-        if let Err(e) = nix::unistd::setgroups(&groups) {
-            fail(format!("additional groups {:?}: {}", c.groups, e.desc()));
-        }
-        if let Err(e) = nix::unistd::setresgid(
-            nix::unistd::Gid::from_raw(c.gid),
-            nix::unistd::Gid::from_raw(c.gid),
-            nix::unistd::Gid::from_raw(c.gid),
-        ) {
-            fail(format!("gid {}: {}", c.gid, e.desc()));
-        }
-        if let Err(e) = nix::unistd::setresuid(
-            nix::unistd::Uid::from_raw(c.uid),
-            nix::unistd::Uid::from_raw(c.uid),
-            nix::unistd::Uid::from_raw(c.uid),
-        ) {
-            fail(format!("uid {}: {}", c.uid, e.desc()));
-        }
-        // A change of uid clears the dumpable flag; the sentry's workers (no effective capabilities) read the
-        // agent's memory for every trapped call, which needs it back. ptrace stays refused inside.
-        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
     }
     let own = plan
         .container
@@ -919,14 +893,19 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
             fail(format!("budget {r:?}: {}", e.desc()));
         }
     }
-    if let Err(e) = sys::drop_all_caps() {
+    // A container keeps CAP_SETUID and CAP_SETGID until its spawner is forked (which needs them to start processes
+    // as another user); the agent then becomes the container's user and drops them before exec (`hold_then_exec`).
+    let keep: &[u32] = if plan.container.is_some() {
+        // CAP_SETGID (6) and CAP_SETUID (7).
+        &[6, 7]
+    } else {
+        &[]
+    };
+    if let Err(e) = sys::drop_caps_except(keep) {
         fail(format!("drop capabilities: {}", e.desc()));
     }
     if let Err(e) = super::landlock::restrict(plan) {
         fail(e);
-    }
-    if plan.ptrace {
-        traced_exec(ctl, plan)
     }
     // The spawner's socket, handed to the sentry while sendmsg still runs natively.
     let spawner = match plan.container.as_ref().filter(|c| c.spawner) {
@@ -946,6 +925,9 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         },
         None => None,
     };
+    if plan.ptrace {
+        traced_exec(ctl, plan, spawner)
+    }
     let listener = match platform_seccomp::install(&plan.filters, true) {
         Ok(Some(l)) => l,
         Ok(None) => fail("seccomp: no listener".into()),
@@ -978,6 +960,12 @@ fn hold_then_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) ->
             }
         }
     }
+    if let Some(c) = &plan.container {
+        if let Err(e) = super::spawner::become_user(c.uid, c.gid, &c.groups) {
+            let _ = proto::send_plain(ctl, &Msg::Error(e));
+            sys::exit_now(125);
+        }
+    }
     if plan.container.as_ref().is_some_and(|c| c.hold) {
         // `sentry create` ends here; `sentry start` sends Start. Anything else (the sentry gone) ends the agent.
         if proto::recv_plain(ctl) != Ok(Msg::Start) {
@@ -989,7 +977,7 @@ fn hold_then_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) ->
 }
 
 /// The ptrace platform's end of start-up: traced first, then filtered, then exec.
-fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
+fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) -> ! {
     if proto::send(ctl, &Msg::Seize, None).is_err() {
         sys::exit_now(125);
     }
@@ -1010,7 +998,7 @@ fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
     if proto::recv_plain(ctl) != Ok(Msg::Ack) {
         sys::exit_now(125);
     }
-    hold_then_exec(ctl, plan, None)
+    hold_then_exec(ctl, plan, spawner)
 }
 
 fn exec_agent(plan: &Plan) -> ! {

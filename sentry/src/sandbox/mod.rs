@@ -300,8 +300,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     plan.rlimits.clone_from(&budget.rlimits);
     plan.container = spec.container.as_mut().map(|c| std::mem::take(&mut c.plan));
     if let Some(c) = plan.container.as_mut() {
-        // Spawning into a running container needs the one listener the spawner shares: seccomp only.
-        c.spawner = !ptrace;
+        c.spawner = true;
     }
     // A pod's network namespace (made by containerd and CNI): joined while the sentry is still single-threaded and
     // before the sandbox's user namespace exists, so the sandbox lives in it and the sentry's mediated connects leave
@@ -416,9 +415,16 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         .map_err(|e| fail(host("start sandbox")(e)))?;
     drop(slave);
     // ptrace: the agent asks to be seized before it installs its filter, then says the filter is in place.
+    // A container's spawner socket comes first (before the filter, on both platforms).
+    let mut spawner = None;
+    let mut next = proto::recv(ours.as_fd());
+    if let Ok((Msg::Spawner, Some(fd))) = next {
+        spawner = Some(fd);
+        next = proto::recv(ours.as_fd());
+    }
     let tracer = if ptrace {
         let t = crate::platform::Ptrace::new().map_err(|e| fail(host("start the tracer")(e)))?;
-        match proto::recv(ours.as_fd()) {
+        match next {
             Ok((Msg::Seize, _)) => {
                 agent_pid(child)
                     .ok_or(Errno::ESRCH)
@@ -435,16 +441,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
                 )))
             }
         }
+        next = proto::recv(ours.as_fd());
         Some(t)
     } else {
         None
     };
-    let mut spawner = None;
-    let mut next = proto::recv(ours.as_fd());
-    if let Ok((Msg::Spawner, Some(fd))) = next {
-        spawner = Some(fd);
-        next = proto::recv(ours.as_fd());
-    }
     let listener = match next {
         Ok((Msg::Filtered, _)) if tracer.is_some() => {
             proto::send(ours.as_fd(), &Msg::Ack, None)

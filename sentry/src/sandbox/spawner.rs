@@ -32,6 +32,28 @@ pub struct Request {
     pub cwd: String,
     /// fd 0 is a pty slave to make the controlling terminal of a new session (and 1 and 2 are the same).
     pub tty: bool,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub groups: Vec<u32>,
+}
+
+/// Becomes `uid`/`gid` with `groups`, then drops the last capabilities (CAP_SETUID and CAP_SETGID, kept until here
+/// by the container's agent and by the spawner). The sentry's workers read the task's memory for every trapped call,
+/// which a change of uid would forbid (it clears the dumpable flag): set back; ptrace stays refused inside.
+pub fn become_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), String> {
+    let gs: Vec<nix::unistd::Gid> = groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&gs)
+        .map_err(|e| format!("additional groups {groups:?}: {}", e.desc()))?;
+    let g = nix::unistd::Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).map_err(|e| format!("gid {gid}: {}", e.desc()))?;
+    let u = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).map_err(|e| format!("uid {uid}: {}", e.desc()))?;
+    sys::drop_all_caps().map_err(|e| format!("drop capabilities: {}", e.desc()))?;
+    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(|e| format!("dumpable: {}", e.desc()))
 }
 
 /// What the waiter says on the client's connection (one JSON object per packet).
@@ -266,6 +288,9 @@ fn start(
             return format!("stdio {n}: {}", e.desc());
         }
     }
+    if let Err(e) = become_user(req.uid, req.gid, &req.groups) {
+        return e;
+    }
     if let Err(e) = nix::unistd::chdir(cwd) {
         return format!("cwd {}: {}", cwd.to_string_lossy(), e.desc());
     }
@@ -334,6 +359,9 @@ mod tests {
             env: vec!["PATH=/bin".into()],
             cwd: "/".into(),
             tty: false,
+            uid: 0,
+            gid: 0,
+            groups: vec![],
         };
         let null = std::fs::File::open("/dev/null").expect("null");
         send(a.as_fd(), &req, &[null.as_fd(), null.as_fd()]).expect("send");
