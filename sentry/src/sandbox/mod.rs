@@ -283,9 +283,10 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         // The disk budget bounds the private tmpfs too.
         spec.policy.tmp_size = spec.policy.tmp_size.min(d);
     }
-    let mut budget = budget::Budget::prepare_under(
+    let mut budget = budget::Budget::prepare_with(
         &spec.policy.controls.limits,
         &spec.policy.controls.cgroup_parents,
+        spec.policy.controls.cgroup_always,
     );
     spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
     // Announce the delegation endpoint (see `delegate`); there is none in the host's network namespace.
