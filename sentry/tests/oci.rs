@@ -41,7 +41,7 @@ impl Bundle {
         std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
         for a in [
             "sh", "echo", "cat", "ls", "sleep", "id", "ps", "env", "pwd", "hostname", "tty",
-            "test", "touch", "true", "false", "mkdir", "stat", "wc", "head", "grep",
+            "test", "touch", "true", "false", "mkdir", "stat", "wc", "head", "grep", "stty",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).expect("applet");
         }
@@ -449,8 +449,12 @@ fn terminal_goes_to_the_console_socket() {
         return;
     }
     let b = Bundle::new("oci-tty", |c| {
-        args(c, &["sh", "-c", "tty; test -t 0 && echo is-a-tty"]);
+        args(
+            c,
+            &["sh", "-c", "tty; test -t 0 && echo is-a-tty; stty size"],
+        );
         c["process"]["terminal"] = true.into();
+        c["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 111});
     });
     let sock = b.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind console");
@@ -473,6 +477,7 @@ fn terminal_goes_to_the_console_socket() {
     let text = String::from_utf8_lossy(&text);
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("is-a-tty"), "{text}");
+    assert!(text.contains("33 111"), "consoleSize: {text}");
     assert!(b.wait_status(&id, "stopped"));
     assert_eq!(b.sentry(&["delete", &id]).code, 0);
     // terminal: true without a console socket cannot detach.

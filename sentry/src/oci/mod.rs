@@ -507,6 +507,7 @@ fn supervise(
             netns: p.netns,
             console,
             relay_tty: foreground && p.terminal,
+            console_size: p.console_size,
             events: Box::new(events),
         }),
     };

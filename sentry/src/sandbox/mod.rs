@@ -80,6 +80,8 @@ pub struct Container {
     pub console: Option<OwnedFd>,
     /// `process.terminal` in the foreground (`sentry run` without a console socket): relay the caller's terminal.
     pub relay_tty: bool,
+    /// process.consoleSize: (rows, columns) of the console pty.
+    pub console_size: Option<(u16, u16)>,
     /// The supervisor's callbacks.
     pub events: Box<dyn Supervisor>,
 }
@@ -407,6 +409,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     if let Some(sock) = spec.container.as_ref().and_then(|c| c.console.as_ref()) {
         let (master, s, path) =
             tty::pty_pair(view_root.as_fd()).map_err(|e| fail(host("console pty")(e)))?;
+        if let Some((rows, cols)) = spec.container.as_ref().and_then(|c| c.console_size) {
+            let _ = sys::set_winsize(master.as_fd(), rows, cols);
+        }
         tty::send_console(sock.as_fd(), &path, master.as_fd())
             .map_err(|e| fail(host("send the pty to the console socket")(e)))?;
         slave = Some(s);
