@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,8 +16,8 @@ use std::time::Duration;
 use clap::Args;
 use nix::errno::Errno;
 use nix::sys::socket::{
-    accept4, bind, connect, getsockopt, listen, recvmsg, sendmsg, socket, sockopt, AddressFamily,
-    Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+    accept4, bind, connect, getsockopt, listen, socket, sockopt, AddressFamily, Backlog, SockFlag,
+    SockType, UnixAddr,
 };
 
 use super::config::{Hook, Hooks};
@@ -74,7 +73,8 @@ pub fn connect_console(p: &Path) -> Result<OwnedFd, String> {
     Ok(s)
 }
 
-fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
+/// A new SOCK_SEQPACKET socket and the address of `<dir>/ctl.sock`.
+fn ctl_socket(dir: &Path) -> Result<(OwnedFd, UnixAddr), String> {
     let d = open_dir(dir)?;
     let s = socket(
         AddressFamily::Unix,
@@ -84,6 +84,11 @@ fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
     )
     .map_err(|e| format!("control socket: {}", e.desc()))?;
     let addr = UnixAddr::new(&short_path(&d, "ctl.sock")).map_err(|e| e.desc().to_string())?;
+    Ok((s, addr))
+}
+
+fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
+    let (s, addr) = ctl_socket(dir)?;
     connect(s.as_raw_fd(), &addr).map_err(|e| {
         format!(
             "the container's supervisor does not answer ({}): is it still running?",
@@ -98,47 +103,12 @@ fn send_json(
     v: &serde_json::Value,
     fds: &[BorrowedFd<'_>],
 ) -> Result<(), Errno> {
-    let data = v.to_string().into_bytes();
-    let iov = [IoSlice::new(&data)];
-    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    let cmsg: Vec<ControlMessage<'_>> = if raw.is_empty() {
-        vec![]
-    } else {
-        vec![ControlMessage::ScmRights(&raw)]
-    };
-    sendmsg::<()>(s.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+    proto::send_fds(s, v.to_string().as_bytes(), fds)
 }
 
 fn recv_json(s: BorrowedFd<'_>) -> Result<(serde_json::Value, Vec<OwnedFd>), Errno> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let (n, fds) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = loop {
-            match recvmsg::<()>(
-                s.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
-            }
-        };
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
-            if let ControlMessageOwned::ScmRights(raw) = c {
-                for f in raw {
-                    fds.push(crate::sys::own_fd(f)?);
-                }
-            }
-        }
-        (msg.bytes, fds)
-    };
-    if n == 0 {
-        return Err(Errno::ECONNRESET);
-    }
-    let v = serde_json::from_slice(&buf[..n]).map_err(|_| Errno::EPROTO)?;
+    let (data, fds) = proto::recv_fds(s, 256 * 1024)?;
+    let v = serde_json::from_slice(&data).map_err(|_| Errno::EPROTO)?;
     Ok((v, fds))
 }
 
@@ -288,15 +258,7 @@ impl crate::sandbox::Supervisor for Supervisor {
 }
 
 fn bind_ctl(dir: &Path) -> Result<OwnedFd, String> {
-    let d = open_dir(dir)?;
-    let s = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| format!("control socket: {}", e.desc()))?;
-    let addr = UnixAddr::new(&short_path(&d, "ctl.sock")).map_err(|e| e.desc().to_string())?;
+    let (s, addr) = ctl_socket(dir)?;
     bind(s.as_raw_fd(), &addr).map_err(|e| format!("bind control socket: {}", e.desc()))?;
     listen(&s, Backlog::new(16).map_err(|e| e.desc().to_string())?)
         .map_err(|e| format!("listen: {}", e.desc()))?;

@@ -481,14 +481,7 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the
     // view, such as a symlink out of it, is left alone).
     for (path, content) in &plan.overlays {
-        let base = base_fd()?;
-        let Ok(at) = sys::openat2(
-            base.as_fd(),
-            &view_rel(path)?,
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0,
-            sys::RESOLVE_IN_ROOT,
-        ) else {
+        let Some(at) = view_at(path)? else {
             continue;
         };
         if !nix::sys::stat::fstat(at.as_raw_fd())
@@ -577,15 +570,7 @@ fn cover(paths: &[PathBuf], ro: u64, readable: bool) -> Result<(), String> {
         || "mask dir".into(),
     )?;
     for path in paths {
-        let base = base_fd()?;
-        // Resolved inside the view only: a symlink on the way stays in it, a final symlink is left alone.
-        let Ok(at) = sys::openat2(
-            base.as_fd(),
-            &view_rel(path)?,
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0,
-            sys::RESOLVE_IN_ROOT,
-        ) else {
+        let Some(at) = view_at(path)? else {
             continue;
         };
         let Ok(st) = nix::sys::stat::fstat(at.as_raw_fd()) else {
@@ -611,6 +596,20 @@ fn cover(paths: &[PathBuf], ro: u64, readable: bool) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// An O_PATH fd of `path` in the view under construction, if it exists. Resolved inside the view only: a symlink on
+/// the way stays in it, a final symlink is not followed.
+fn view_at(path: &Path) -> Result<Option<OwnedFd>, String> {
+    let base = base_fd()?;
+    Ok(sys::openat2(
+        base.as_fd(),
+        &view_rel(path)?,
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        0,
+        sys::RESOLVE_IN_ROOT,
+    )
+    .ok())
 }
 
 /// `/a/b` → `a/b` (`.` for `/`), as an error string on NUL.

@@ -16,11 +16,9 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString};
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use crate::sys;
 
@@ -68,48 +66,15 @@ pub enum Report {
     Exit(i32),
 }
 
-/// The most fds one request carries: the connection and three stdio fds.
-const MAX_FDS: usize = 4;
-
 /// Sends a request (sentry side): `fds` = [the client's connection, stdin, stdout, stderr] or [connection, slave].
 pub fn send(sock: BorrowedFd<'_>, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
     let data = serde_json::to_vec(req).map_err(|_| Errno::EINVAL)?;
-    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    let iov = [IoSlice::new(&data)];
-    let cmsg = [ControlMessage::ScmRights(&raw)];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+    super::proto::send_fds(sock, &data, fds)
 }
 
 fn recv(sock: BorrowedFd<'_>) -> Result<(Request, Vec<OwnedFd>), Errno> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
-    let (n, fds) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = loop {
-            match recvmsg::<()>(
-                sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
-            }
-        };
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
-            if let ControlMessageOwned::ScmRights(raw) = c {
-                for f in raw {
-                    fds.push(sys::own_fd(f)?);
-                }
-            }
-        }
-        (msg.bytes, fds)
-    };
-    if n == 0 {
-        return Err(Errno::ECONNRESET);
-    }
-    let req = serde_json::from_slice(&buf[..n]).map_err(|_| Errno::EPROTO)?;
+    let (data, fds) = super::proto::recv_fds(sock, 256 * 1024)?;
+    let req = serde_json::from_slice(&data).map_err(|_| Errno::EPROTO)?;
     Ok((req, fds))
 }
 
