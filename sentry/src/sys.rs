@@ -93,6 +93,31 @@ pub fn ignore_sigchld() -> Result<(), Errno> {
     Ok(())
 }
 
+/// SIG_IGN for `sig`.
+pub fn ignore_signal(sig: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: SIG_IGN is a valid disposition for every catchable signal.
+    let rc = unsafe { libc::signal(sig, libc::SIG_IGN) };
+    if rc == libc::SIG_ERR {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// pidfd_send_signal(pidfd, sig): signals exactly the process the pidfd names.
+pub fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: live pidfd; a null siginfo and no flags are allowed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 /// waitpid(pid, 0): blocks until `pid` ends; its raw wait status.
 pub fn wait_pid(pid: libc::pid_t) -> Result<i32, Errno> {
     let mut status = 0;

@@ -81,6 +81,8 @@ impl Bundle {
     fn sentry(&self, args: &[&str]) -> Output {
         let mut c = command(sentry_bin(), self.path());
         c.arg("--root").arg(self.root.path()).args(args);
+        // Audit logs in the bundle's directory (removed with it), not the node's /var/log/capvisor.
+        c.env("CAPVISOR_AUDIT_DIR", self.path().join("audit"));
         run_command(c, Duration::from_secs(60))
     }
 
@@ -126,16 +128,23 @@ fn lifecycle_create_holds_start_releases_kill_stops_delete_removes_everything() 
         .trim()
         .parse()
         .expect("pid");
-    assert_eq!(
-        st["pid"], pid,
-        "the pid file names the process state reports"
-    );
+    assert!(pid > 0, "the pid file names the supervisor");
     assert_eq!(st["id"], id.as_str());
     assert!(b.root.path().join(&id).join("state.json").exists());
     // Held before its first instruction: no `sleep` runs yet.
     let ps = b.sentry(&["ps", "--format", "json", &id]);
     let pids: Vec<i32> = serde_json::from_str(&ps.stdout).expect("ps json");
     assert_eq!(pids.len(), 1, "{ps}");
+    assert_eq!(st["pid"], pids[0], "state's pid is the container's process");
+    let ns = |p: u32, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).expect("ns link");
+    let agent = u32::try_from(pids[0]).expect("pid");
+    for n in ["mnt", "pid", "net", "user"] {
+        assert_ne!(
+            ns(agent, n),
+            ns(std::process::id(), n),
+            "its own {n} namespace"
+        );
+    }
     let cmd = std::fs::read(format!("/proc/{}/cmdline", pids[0])).unwrap_or_default();
     assert!(
         !String::from_utf8_lossy(&cmd).starts_with("sleep"),
@@ -523,4 +532,145 @@ fn a_container_cannot_reach_host_files_outside_its_bundle() {
     );
     // The writes that did land, landed in the rootfs.
     assert!(!secret_dir.path().join("l").exists());
+}
+
+#[test]
+fn pods_name_no_host_paths_and_the_audit_log_is_bounded_in_the_node_directory() {
+    if !busybox() {
+        return;
+    }
+    for (k, v) in [
+        ("dev.capvisor.control", "/run/x.sock"),
+        ("dev.capvisor.on-deny", "ask"),
+        ("dev.capvisor.audit", "/etc/profile.d/x.sh"),
+    ] {
+        let b = Bundle::new("oci-annot", |c| {
+            args(c, &["true"]);
+            c["annotations"] = serde_json::json!({ k: v });
+        });
+        let out = b.sentry(&["create", "--bundle", b.path().to_str().expect("utf8"), "a1"]);
+        assert_eq!(out.code, 1, "{k}={v} must be refused: {out}");
+        assert!(out.stderr.contains(k), "{out}");
+        assert!(!b.root.path().join("a1").exists());
+    }
+    // Denials only by default: one refused write is recorded, the allowed calls are not.
+    let b = Bundle::new("oci-audit", |c| {
+        args(c, &["sh", "-c", "cat /etc/passwd >/dev/null; (echo x > /proc/sys/kernel/hostname) 2>/dev/null; true"]);
+    });
+    let id = format!("audit-{}", std::process::id());
+    let out = b.sentry(&["run", "--bundle", b.path().to_str().expect("utf8"), &id]);
+    assert_eq!(out.code, 0, "{out}");
+    let root_name = b
+        .root
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let log = b
+        .path()
+        .join("audit")
+        .join(format!("{root_name}_{id}.jsonl"));
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(text.contains("\"sandbox_start\""), "{text}");
+    assert!(
+        text.contains("\"decision\":\"deny\""),
+        "the refused write is recorded: {text}"
+    );
+    assert!(
+        !text.contains("\"decision\":\"allow\""),
+        "allowed calls are not recorded by default"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&log).expect("meta").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn the_spawner_survives_the_containers_own_signals_and_cgroups_go_with_delete() {
+    if !busybox() {
+        return;
+    }
+    let cg = format!("capvisor-test-{}", std::process::id());
+    let b = Bundle::new("oci-spawner", |c| {
+        args(
+            c,
+            &[
+                "sh",
+                "-c",
+                "trap '' TERM INT HUP; kill -TERM 0; kill -INT 0; kill -HUP 0; sleep 1000",
+            ],
+        );
+        c["linux"]["cgroupsPath"] = format!("/{cg}/c1").into();
+    });
+    let id = format!("spawner-{}", std::process::id());
+    let out = b.sentry(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().expect("utf8"),
+        &id,
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(b.wait_status(&id, "running"));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = b.sentry(&["exec", &id, "echo", "still here"]);
+    assert_eq!(out.code, 0, "exec after kill(0, ...) inside: {out}");
+    assert_eq!(out.stdout, "still here\n");
+    // The container's process is in the cgroupsPath of every mounted hierarchy.
+    let st = b.state(&id);
+    let agent = st["pid"].as_i64().expect("pid");
+    let cgs = std::fs::read_to_string(format!("/proc/{agent}/cgroup")).expect("cgroup");
+    for line in cgs.lines() {
+        assert!(
+            line.contains(&format!("/{cg}/c1")),
+            "every hierarchy: {cgs}"
+        );
+    }
+    // Kill the supervisor itself: delete still removes every cgroup and process.
+    let sup: i32 = std::fs::read_to_string(b.root.path().join(&id).join("state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["pid"].as_i64())
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("supervisor pid");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(b.wait_status(&id, "stopped"));
+    let out = b.sentry(&["delete", &id]);
+    assert_eq!(out.code, 0, "{out}");
+    let left: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path().join(&cg))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty() && !Path::new("/sys/fs/cgroup").join(&cg).exists(),
+        "cgroups left: {left:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || pids_with_arg(&id, true)
+            .is_empty()),
+        "no process left"
+    );
+    // A systemd cgroupsPath that climbs out of the cgroup tree is refused.
+    let b2 = Bundle::new("oci-cgpath", |c| {
+        args(c, &["true"]);
+        c["linux"]["cgroupsPath"] = "system.slice:x:y/../../../../tmp/capvisor-escape".into();
+    });
+    let out = b2.sentry(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b2.path().to_str().expect("utf8"),
+        "cg1",
+    ]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(!Path::new("/tmp/capvisor-escape.scope").exists());
 }

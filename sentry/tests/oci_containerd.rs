@@ -471,6 +471,9 @@ state = "{state}"
             .arg(&config)
             .env_clear()
             .env("PATH", TEST_PATH)
+            // The runtime's audit logs (inherited by the shims and the runtime): in this test's directory, removed
+            // with it, never the node's /var/log/capvisor.
+            .env("CAPVISOR_AUDIT_DIR", dir.join("audit"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)

@@ -99,6 +99,12 @@ pub struct Audit {
     pub log_path: Option<std::path::PathBuf>,
     /// Network destinations decided: (allowed, denied) counts.
     dests: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// Record only refused syscalls (and lifecycle records): an OCI container's default, where every allowed call of
+    /// a busy service would fill the node's disk.
+    denials_only: bool,
+    /// Stop writing past this many bytes (one `audit_truncated` record says so).
+    cap: Option<u64>,
+    written: AtomicU64,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -138,7 +144,17 @@ impl Audit {
             secrets: Vec::new(),
             log_path: file_path,
             dests: Mutex::new(BTreeMap::new()),
+            denials_only: false,
+            cap: None,
+            written: AtomicU64::new(0),
         })
+    }
+
+    /// Records only refusals, and at most `cap` bytes (see the fields).
+    pub fn bounded(mut self, denials_only: bool, cap: u64) -> Self {
+        self.denials_only = denials_only;
+        self.cap = Some(cap);
+        self
     }
 
     /// A second handle on the same log (same file, same redaction; its own counters), for components that record
@@ -155,6 +171,9 @@ impl Audit {
             secrets: self.secrets.clone(),
             log_path: self.log_path.clone(),
             dests: Mutex::new(BTreeMap::new()),
+            denials_only: self.denials_only,
+            cap: self.cap,
+            written: AtomicU64::new(0),
         }
     }
 
@@ -260,7 +279,9 @@ impl Audit {
             eprintln!("{}", self.redact_str(&render_strace(ev)));
         }
         if let Some(f) = &self.file {
-            self.write_line(f, ev);
+            if !self.denials_only || ev.decision == "deny" {
+                self.write_line(f, ev);
+            }
         }
     }
 
@@ -305,6 +326,24 @@ impl Audit {
             return;
         };
         line.push(b'\n');
+        if let Some(cap) = self.cap {
+            let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
+            let before = self.written.fetch_add(len, Ordering::Relaxed);
+            if before.saturating_add(len) > cap {
+                if before <= cap {
+                    // Once: the last line says the log stops here.
+                    let note = serde_json::json!({
+                        "time": now(), "kind": "audit_truncated", "sandbox": self.sandbox,
+                        "limit_bytes": cap,
+                    });
+                    if let (Ok(mut f), Ok(mut n)) = (f.lock(), serde_json::to_vec(&note)) {
+                        n.push(b'\n');
+                        let _ = f.write_all(&n);
+                    }
+                }
+                return;
+            }
+        }
         if let Ok(mut f) = f.lock() {
             // One write(2) per record with O_APPEND: no interleaving, nothing buffered to lose.
             if let Err(e) = f.write_all(&line) {

@@ -39,7 +39,8 @@ pub struct Prepared {
     pub console_size: Option<(u16, u16)>,
     pub hooks: Hooks,
     pub annotations: BTreeMap<String, String>,
-    pub audit: Option<PathBuf>,
+    /// Record every trapped syscall, not only refusals (`dev.capvisor.audit: all`).
+    pub audit_all: bool,
     pub platform: crate::platform::Choice,
     pub oci_version: String,
     /// linux.cgroupsPath, as a path below each hierarchy's root.
@@ -59,6 +60,17 @@ pub fn cgroup_path(raw: &str, systemd: bool) -> Result<PathBuf, String> {
                 "cgroupsPath {raw:?}: want slice:prefix:name with --systemd-cgroup"
             ));
         };
+        // Unit names are single path components: no `/`, no `..` (as systemd itself requires).
+        for part in [slice, prefix, name] {
+            if part.contains('/') || part.contains("..") || part.contains('\0') {
+                return Err(format!(
+                    "cgroupsPath {raw:?}: {part:?} is not a valid systemd unit name part"
+                ));
+            }
+        }
+        if name.is_empty() {
+            return Err(format!("cgroupsPath {raw:?}: the unit name is empty"));
+        }
         let slice = if slice.is_empty() {
             "system.slice"
         } else {
@@ -86,7 +98,7 @@ pub fn cgroup_path(raw: &str, systemd: bool) -> Result<PathBuf, String> {
             format!("{prefix}-{name}.scope")
         };
         p.push(unit);
-        return Ok(p);
+        return Ok(lexical(&p));
     }
     let p = lexical(Path::new(&format!("/{}", raw.trim_start_matches('/'))));
     if p == Path::new("/") {
@@ -130,9 +142,7 @@ pub const ANNOTATIONS: &[(&str, &str)] = &[
     ("dev.capvisor.allow-net", "egress rules, comma-separated, as `sentry exec --allow-net` (host:port, *.domain, CIDR, unix:PATH)"),
     ("dev.capvisor.deny", "paths refused inside the container, comma-separated, globs allowed (as --deny)"),
     ("dev.capvisor.limits", "budgets, comma-separated NAME=VALUE (as --limit: tasks, memory, cpu, wall, disk, files, egress)"),
-    ("dev.capvisor.on-deny", "deny (default) or ask (needs dev.capvisor.control)"),
-    ("dev.capvisor.control", "a host path for the approval control socket"),
-    ("dev.capvisor.audit", "a host path the JSON-lines audit log is appended to"),
+    ("dev.capvisor.audit", "what the audit log records: denials (the default) or all (every trapped syscall); either way at most 64 MiB, in the node's audit directory"),
     ("dev.capvisor.platform", "seccomp (default where available), ptrace or auto"),
 ];
 
@@ -442,7 +452,6 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
     let mut o = Overrides {
         deny: list(&annotations, "dev.capvisor.deny"),
         limit: list(&annotations, "dev.capvisor.limits"),
-        on_deny: annotations.get("dev.capvisor.on-deny").cloned(),
         allow_net: list(&annotations, "dev.capvisor.allow-net"),
         ..Default::default()
     };
@@ -503,8 +512,8 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
     }
 
     b.apply(&o).map_err(bad)?;
-    let mut policy = b.build();
-    policy.controls.control = annotations.get("dev.capvisor.control").map(PathBuf::from);
+    let policy = b.build();
+    let mut policy = policy;
     policy.scratch = scratch;
     policy.view_ro = view_ro;
     policy.tmp_size = policy.tmp_size.min(1 << 30);
@@ -574,7 +583,15 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
             )
         }),
         hooks,
-        audit: annotations.get("dev.capvisor.audit").map(PathBuf::from),
+        audit_all: match annotations.get("dev.capvisor.audit").map(String::as_str) {
+            None | Some("denials") => false,
+            Some("all") => true,
+            Some(other) => {
+                return Err(format!(
+                    "config.json: dev.capvisor.audit {other:?}: use denials or all"
+                ))
+            }
+        },
         annotations,
         platform,
         oci_version,
@@ -604,5 +621,11 @@ mod tests {
         );
         assert!(cgroup_path("/", false).is_err());
         assert!(cgroup_path("a:b", true).is_err());
+        assert!(cgroup_path("system.slice:rev:x/../../../tmp/e", true).is_err());
+        assert!(cgroup_path("system.slice:rev:..", true).is_err());
+        assert_eq!(
+            cgroup_path("../../../../tmp/x", false).expect("clamped"),
+            Path::new("/tmp/x")
+        );
     }
 }

@@ -301,9 +301,14 @@ fn serve(listener: &OwnedFd, shared: &Arc<Mutex<Shared>>, hooks: &Hooks, log: &L
             Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
             Err(_) => return,
         };
-        // Only the runtime's own user (or root) may drive the container.
-        let ok = getsockopt(&conn, sockopt::PeerCredentials)
-            .is_ok_and(|c| c.uid() == me || c.uid() == 0);
+        // Only the runtime's own user (or root) may drive the container, and only from the host's user namespace: a
+        // sandbox's root is uid 0 too (its ids map onto the host's), so the uid alone cannot tell it from the host's.
+        let own_ns = std::fs::read_link("/proc/self/ns/user").ok();
+        let ok = getsockopt(&conn, sockopt::PeerCredentials).is_ok_and(|c| {
+            (c.uid() == me || c.uid() == 0)
+                && own_ns.is_some()
+                && std::fs::read_link(format!("/proc/{}/ns/user", c.pid())).ok() == own_ns
+        });
         if !ok {
             continue;
         }

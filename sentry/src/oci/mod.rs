@@ -452,18 +452,13 @@ fn supervise(
     let say = |fd: &OwnedFd, text: &str| {
         let _ = nix::unistd::write(fd.as_fd(), text.as_bytes());
     };
-    let audit_path = p
-        .audit
-        .clone()
-        .unwrap_or_else(|| p.bundle.join("audit.jsonl"));
-    let audit = match crate::audit::Audit::new(format!("oci-{id}"), Some(&audit_path), false, false)
-    {
+    let audit = match open_audit(dir, id, p.audit_all) {
         Ok(a) => a,
         Err(e) => {
-            say(
-                &ready,
-                &format!("error audit log {}: {e}", audit_path.display()),
-            );
+            say(&ready, &format!("error {e}\n"));
+            if foreground {
+                return log.error(&e);
+            }
             return 1;
         }
     };
@@ -480,9 +475,12 @@ fn supervise(
     let mut policy = p.policy;
     // linux.cgroupsPath: the sandbox's cgroups go below it (see `cgroup::container_dirs`).
     let mut made = Vec::new();
+    let mut leaves = Vec::new();
     if let Some(rel) = &p.cgroup_path {
         let (dirs, created) = crate::sandbox::cgroup::container_dirs(rel);
-        policy.controls.cgroup_parents = dirs;
+        policy.controls.cgroup_parents.clone_from(&dirs);
+        st.cgroup_leaves.clone_from(&dirs);
+        leaves = dirs;
         policy.controls.cgroup_always = true;
         st.cgroups.clone_from(&created);
         made = created;
@@ -508,6 +506,7 @@ fn supervise(
             console,
             relay_tty: foreground && p.terminal,
             console_size: p.console_size,
+            cgroups: leaves,
             events: Box::new(events),
         }),
     };
@@ -525,6 +524,57 @@ fn supervise(
             1
         }
     }
+}
+
+/// The audit log limit per container.
+const AUDIT_CAP: u64 = 64 << 20;
+
+/// The node's audit directory: `$CAPVISOR_AUDIT_DIR` (containerd's environment reaches its shims and so the runtime;
+/// set it in containerd's service unit), else /var/log/capvisor. Node configuration only: a pod never names a host
+/// path.
+pub fn audit_dir() -> PathBuf {
+    std::env::var_os("CAPVISOR_AUDIT_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/log/capvisor"))
+}
+
+/// Opens the container's audit log, `<audit dir>/<root's name>_<id>.jsonl` (the root names containerd's namespace),
+/// created 0600 beneath the directory with no symlink followed: only refusals unless `all`, at most `AUDIT_CAP`.
+fn open_audit(state_dir: &Path, id: &str, all: bool) -> Result<crate::audit::Audit, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = audit_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("audit directory {}: {e}", dir.display()))?;
+    let ns = state_dir
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!("{ns}_{id}.jsonl");
+    let d =
+        std::fs::File::open(&dir).map_err(|e| format!("audit directory {}: {e}", dir.display()))?;
+    let c = std::ffi::CString::new(name.clone()).map_err(|_| "audit file name".to_string())?;
+    let f = crate::sys::openat2(
+        d.as_fd(),
+        &c,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        0o600,
+        crate::sys::RESOLVE_BENEATH | crate::sys::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| format!("audit log {}/{name}: {}", dir.display(), e.desc()))?;
+    let path = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&f)
+    ));
+    // Audit opens by path: through the fd just made, so it is the same file whatever happens to the name.
+    let a = crate::audit::Audit::new(format!("oci-{id}"), Some(&path), false, false)
+        .map_err(|e| format!("audit log {}/{name}: {e}", dir.display()))?;
+    drop(f);
+    Ok(a.bounded(!all, AUDIT_CAP))
 }
 
 /// `run`: create and start; in the foreground the supervisor is this process.
@@ -592,16 +642,8 @@ fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), String> {
     if status == "stopped" {
         return Err("container not running".into());
     }
-    let targets = if all {
-        st.all_pids()
-    } else {
-        st.agent().into_iter().collect()
-    };
-    if targets.is_empty() {
+    if !st.signal(sig, all) {
         return Err("container not running".into());
-    }
-    for pid in targets {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
     }
     Ok(())
 }
@@ -623,6 +665,19 @@ fn delete(root: &Path, log: &Log, id: &str, force: bool) -> Result<(), String> {
         ));
     }
     st.stop_everything();
+    // Normally the supervisor removed them; after it was killed, what it left: the cgroupsPath directories this
+    // container made, with everything below them, and in one that existed before only the sandbox's own cgroups.
+    for leaf in &st.cgroup_leaves {
+        if st.cgroups.contains(leaf) {
+            crate::sandbox::cgroup::remove_tree(leaf);
+        } else if let Ok(rd) = std::fs::read_dir(leaf) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("capvisor-") {
+                    crate::sandbox::cgroup::remove_tree(&e.path());
+                }
+            }
+        }
+    }
     crate::sandbox::cgroup::remove_dirs(&st.cgroups);
     let hooks = st.poststop_hooks();
     let state_json = st.oci_json_with_status("stopped");

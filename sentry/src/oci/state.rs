@@ -34,6 +34,9 @@ pub struct State {
     /// Cgroup directories made for linux.cgroupsPath, deepest first (removed by the supervisor, or by `delete`).
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// linux.cgroupsPath in each hierarchy.
+    #[serde(default)]
+    pub cgroup_leaves: Vec<PathBuf>,
     #[serde(skip)]
     dir: PathBuf,
 }
@@ -78,6 +81,18 @@ pub fn start_time(pid: i32) -> Option<u64> {
     let after = &s[s.rfind(')')? + 1..];
     // Fields after the command: state is field 3; starttime is field 22.
     after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Signals `pid` only if it is still the process that started at `start`: the check is made on a pidfd, which keeps
+/// naming that process, so a pid recycled in between is never signalled.
+pub fn signal_checked(pid: i32, start: u64, sig: nix::sys::signal::Signal) -> bool {
+    let Ok(fd) = crate::sys::pidfd_open(pid) else {
+        return false;
+    };
+    if start_time(pid) != Some(start) {
+        return false;
+    }
+    crate::sys::pidfd_signal(std::os::fd::AsFd::as_fd(&fd), sig as i32).is_ok()
 }
 
 fn alive(pid: i32, start: u64) -> bool {
@@ -185,6 +200,7 @@ impl State {
             exit: None,
             poststop: vec![],
             cgroups: vec![],
+            cgroup_leaves: vec![],
             dir: dir.to_path_buf(),
         }
     }
@@ -249,6 +265,23 @@ impl State {
         alive(self.agent, self.agent_start).then_some(self.agent)
     }
 
+    /// Signals the container's process, or with `all` every process of its pid namespace. False when none was left.
+    pub fn signal(&self, sig: nix::sys::signal::Signal, all: bool) -> bool {
+        let targets: Vec<(i32, u64)> = if all {
+            self.all_pids()
+                .into_iter()
+                .filter_map(|p| start_time(p).map(|s| (p, s)))
+                .collect()
+        } else {
+            vec![(self.agent, self.agent_start)]
+        };
+        targets
+            .into_iter()
+            .filter(|(p, s)| signal_checked(*p, *s, sig))
+            .count()
+            > 0
+    }
+
     /// Every process of the container's pid namespace (the sandbox init's), init included.
     pub fn all_pids(&self) -> Vec<i32> {
         if !alive(self.init, self.init_start) {
@@ -283,22 +316,16 @@ impl State {
     /// Stops whatever is left (the sandbox init takes its pid namespace down with it) and waits, up to ten
     /// seconds, for the supervisor to finish (it removes the sandbox's cgroups and reaps the gofer).
     pub fn stop_everything(&self) {
-        if alive(self.init, self.init_start) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.init),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        signal_checked(
+            self.init,
+            self.init_start,
+            nix::sys::signal::Signal::SIGKILL,
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while alive(self.pid, self.pid_start) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if alive(self.pid, self.pid_start) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        signal_checked(self.pid, self.pid_start, nix::sys::signal::Signal::SIGKILL);
     }
 
     pub fn poststop_hooks(&self) -> Vec<Hook> {
@@ -326,12 +353,23 @@ impl State {
             "owner": "",
             "annotations": self.annotations,
         });
-        if status != "stopped" {
-            v["pid"] = serde_json::Value::from(self.pid);
+        v["pid"] = serde_json::Value::from(if status == "stopped" {
+            0
         } else {
-            v["pid"] = serde_json::Value::from(0);
-        }
+            self.shown_pid()
+        });
         v
+    }
+
+    /// The pid `state` and hooks are given: the container's process (its namespaces are the container's, for hooks
+    /// that enter them), or the supervisor while the process does not exist yet. The pid file names the supervisor,
+    /// the process the shim waits on.
+    fn shown_pid(&self) -> i32 {
+        if self.agent > 0 {
+            self.agent
+        } else {
+            self.pid
+        }
     }
 
     /// One row of `list`.
@@ -340,7 +378,7 @@ impl State {
         serde_json::json!({
             "ociVersion": self.oci_version,
             "id": self.id,
-            "pid": if status == "stopped" { 0 } else { self.pid },
+            "pid": if status == "stopped" { 0 } else { self.shown_pid() },
             "status": status,
             "bundle": self.bundle,
             "rootfs": self.rootfs,

@@ -94,12 +94,9 @@ pub fn container_dirs(rel: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut dirs = Vec::new();
     let mut created = Vec::new();
+    // Every hierarchy, as runc joins them: the node's CPU quota, cpuset, blkio and freezer of the pod apply too.
     for m in mounts(&mountinfo) {
-        let wanted = m.v2
-            || m.controllers
-                .iter()
-                .any(|c| matches!(c.as_str(), "pids" | "memory" | "cpuacct"));
-        if !wanted || m.root != "/" {
+        if m.root != "/" {
             continue;
         }
         let dir = m.at.join(rel);
@@ -115,16 +112,71 @@ pub fn container_dirs(rel: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
                 break;
             }
         }
-        let made = missing
-            .iter()
-            .rev()
-            .all(|d| std::fs::create_dir(d).is_ok() || d.is_dir());
+        let cpuset = !m.v2 && m.controllers.iter().any(|c| c == "cpuset");
+        let made = missing.iter().rev().all(|d| {
+            let ok = std::fs::create_dir(d).is_ok() || d.is_dir();
+            // A new v1 cpuset cgroup starts with no CPUs and no memory nodes: nothing could join it.
+            if ok && cpuset {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    if let Some(v) = d
+                        .parent()
+                        .and_then(|p| std::fs::read_to_string(p.join(f)).ok())
+                    {
+                        let _ = write(&d.join(f), v.trim());
+                    }
+                }
+            }
+            ok
+        });
         created.extend(missing);
         if made {
             dirs.push(dir);
         }
     }
     (dirs, created)
+}
+
+/// Moves `pid` into each of `dirs` that no directory of `own` (the sandbox's budget cgroups, made below some of them)
+/// lies in. Returns what could not be done.
+pub fn join_container(dirs: &[PathBuf], own: &[PathBuf], pid: i32) -> Vec<String> {
+    dirs.iter()
+        .filter(|d| !own.iter().any(|o| o.starts_with(d)))
+        .filter_map(|d| {
+            write(&d.join("cgroup.procs"), &pid.to_string())
+                .err()
+                .map(|e| format!("join {}: {e}", d.display()))
+        })
+        .collect()
+}
+
+/// Empties and removes the cgroups below `dir` (deepest first; their processes are killed) and then `dir` itself:
+/// what a supervisor that was killed could not remove.
+pub fn remove_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    for _ in 0..50 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        let pids: Vec<i32> = procs
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.is_empty() {
+            break;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 /// Removes directories `container_dirs` created (deepest first); a directory still in use stays.

@@ -82,6 +82,9 @@ pub struct Container {
     pub relay_tty: bool,
     /// process.consoleSize: (rows, columns) of the console pty.
     pub console_size: Option<(u16, u16)>,
+    /// linux.cgroupsPath in every hierarchy (`cgroup::container_dirs`): the sandbox joins each one its budget
+    /// cgroups do not already lie in.
+    pub cgroups: Vec<PathBuf>,
     /// The supervisor's callbacks.
     pub events: Box<dyn Supervisor>,
 }
@@ -365,6 +368,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     write_id_maps(child).map_err(fail)?;
     // Into the sandbox's cgroups before the init starts anything.
     budget.attach(child);
+    if let Some(c) = &spec.container {
+        for note in cgroup::join_container(&c.cgroups, &budget.cgroup_dirs(), child) {
+            spec.audit.lifecycle(
+                "integrity",
+                serde_json::json!({ "event": "cgroup", "note": note }),
+            );
+        }
+    }
     proto::send(ours.as_fd(), &Msg::Go, None).map_err(|e| fail(host("start sandbox")(e)))?;
     let mut resolver = Vec::new();
     let mut first = proto::recv(ours.as_fd());

@@ -82,6 +82,23 @@ fn recv(sock: BorrowedFd<'_>) -> Result<(Request, Vec<OwnedFd>), Errno> {
 pub fn main(sock: OwnedFd) -> ! {
     // SIGCHLD ignored: the kernel reaps the waiters, which never become zombies of the spawner.
     let _ = sys::ignore_sigchld();
+    // Its own session and process group: `kill(0, …)` by the container's process, or a ^C on the console, must not
+    // reach it; and it ignores what a terminal or a job-control shell sends (the waiters reset every signal).
+    let _ = nix::unistd::setsid();
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGPIPE,
+    ] {
+        let _ = sys::ignore_signal(sig);
+    }
     loop {
         match recv(sock.as_fd()) {
             Ok((req, fds)) => {
