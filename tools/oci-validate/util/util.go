@@ -454,3 +454,79 @@ func RunProcess(t *TAP, name string, g *generate.Generator, steps Steps) (string
 	}
 	return out, true
 }
+
+// ---------------------------------------------------------------- lifecycle helpers
+
+// NewContainer prepares a bundle for g (after prepare) without creating it.
+func NewContainer(t *TAP, name string, g *generate.Generator) *Runtime {
+	r, err := PrepareBundle(name)
+	if err != nil {
+		t.Check(err, name+": prepare bundle")
+		return nil
+	}
+	if err := r.SetConfig(g); err != nil {
+		t.Check(err, name+": write config.json")
+		r.Clean()
+		return nil
+	}
+	return r
+}
+
+// RootfsFile is the host path of a file in the container's rootfs.
+func (r *Runtime) RootfsFile(p string) string { return filepath.Join(r.BundleDir, "rootfs", p) }
+
+// ReadRootfsFile reads a file of the rootfs from the host ("" when absent).
+func (r *Runtime) ReadRootfsFile(p string) string {
+	b, _ := ioutil.ReadFile(r.RootfsFile(p))
+	return string(b)
+}
+
+// ProcessAlive: whether pid exists and is not a zombie.
+func ProcessAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := ioutil.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndex(s, ")"); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
+
+// WaitFile waits until the host file exists with content (non-empty).
+func WaitFile(path string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, err := ioutil.ReadFile(path); err == nil && len(b) > 0 {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// ListIDs runs `list --format json` and returns the container IDs.
+func ListIDs() ([]string, error) {
+	o, e, err := Command("list", "--format", "json")
+	if err != nil {
+		return nil, wrap("list", o, e, err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	if s := strings.TrimSpace(string(o)); s == "" || s == "null" {
+		return nil, nil
+	}
+	if err := json.Unmarshal(o, &rows); err != nil {
+		return nil, fmt.Errorf("list --format json: %v: %q", err, string(o))
+	}
+	ids := []string{}
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids, nil
+}
