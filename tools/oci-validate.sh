@@ -73,6 +73,7 @@ rm -rf "$results"; mkdir -p "$results"
 work=$(mktemp -d /tmp/oci-validate.XXXXXX)
 export OCI_VALIDATE_ROOT="$work/root" OCI_VALIDATE_TMP="$work/bundles" OCI_VALIDATE_DIR="$bin"
 mkdir -p "$OCI_VALIDATE_ROOT" "$OCI_VALIDATE_TMP"
+chmod 755 "$work" "$OCI_VALIDATE_TMP" # a container with a user namespace reaches its bundle as an unmapped user
 
 cleanup() {
   # Whatever a program left behind under our --root: delete --force every container `list` still shows.
