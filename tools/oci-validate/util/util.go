@@ -9,7 +9,6 @@ package util
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/ioutil"
@@ -177,22 +176,37 @@ func Command(args ...string) ([]byte, []byte, error) {
 	}
 	full = append(full, args...)
 	cmd := exec.Command(RuntimeCommand(), full...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Stdin = nil
+	// Files, not pipes: a process the runtime leaves behind (exec --detach, a daemonised monitor) may keep its stdio
+	// open for as long as it lives, and waiting on a pipe would wait for it.
+	outF, err := ioutil.TempFile(os.Getenv("OCI_VALIDATE_TMP"), "out-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(outF.Name())
+	defer outF.Close()
+	errF, err := ioutil.TempFile(os.Getenv("OCI_VALIDATE_TMP"), "err-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(errF.Name())
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
 	go func() { done <- cmd.Wait() }()
+	var werr error
 	select {
-	case err := <-done:
-		return out.Bytes(), errb.Bytes(), err
+	case werr = <-done:
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
-		return out.Bytes(), errb.Bytes(), fmt.Errorf("%s %s: timed out after 30s", RuntimeCommand(), strings.Join(args, " "))
+		werr = fmt.Errorf("%s %s: timed out after 30s", RuntimeCommand(), strings.Join(args, " "))
 	}
+	out, _ := ioutil.ReadFile(outF.Name())
+	errb, _ := ioutil.ReadFile(errF.Name())
+	return out, errb, werr
 }
 
 // Create runs `create --bundle B [--pid-file F] ID` with the container's stdio on two files in the bundle.
