@@ -56,7 +56,10 @@ func main() {
 	t.Check(err, "running")
 	util.WaitFile(marker, 10*time.Second)
 	util.WaitFile(filepath.Join(out, "poststart.json"), 10*time.Second)
-	order := func() string { b, _ := ioutil.ReadFile(filepath.Join(out, "order")); return strings.TrimSpace(string(b)) }
+	order := func() string {
+		b, _ := ioutil.ReadFile(filepath.Join(out, "order"))
+		return strings.TrimSpace(string(b))
+	}
 	t.Spec(strings.HasPrefix(order(), "prestart1\nprestart2"), specerror.PosixHooksCalledInOrder,
 		fmt.Sprintf("prestart hooks ran, in the config's order (order: %q)", order()))
 	_, err = os.Stat(filepath.Join(out, "prestart-saw-process"))
