@@ -179,6 +179,24 @@ pub fn attach(fd: BorrowedFd<'_>, to: &CStr) -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
+/// move_mount(fd, "", target, "", F_EMPTY_PATH | T_EMPTY_PATH): attach a detached tree onto the mountpoint `target`
+/// (an O_PATH fd), so no path is resolved at the moment of mounting.
+pub fn attach_at(fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<(), Errno> {
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    // SAFETY: live fds; empty NUL-terminated paths.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 /// mount(2) for propagation and remount changes.
 pub fn mount_flags(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
     // SAFETY: NUL-terminated target; null source, fstype and data are allowed for propagation/remount changes.

@@ -164,7 +164,12 @@ struct ExecArgs {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // runc's commands and global flags: the OCI runtime (see `crate::oci`).
+    if crate::oci::wants(&args) {
+        return crate::oci::main(args);
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
@@ -592,6 +597,7 @@ fn exec(a: ExecArgs) -> i32 {
         workdir,
         audit,
         platform: crate::platform::resolve(a.platform),
+        container: None,
     };
     match sandbox::run(spec) {
         Ok(code) => code,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod kernel;
 pub mod net;
+pub mod oci;
 pub mod platform;
 pub mod policy;
 pub mod sandbox;

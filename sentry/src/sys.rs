@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use gofer::sys::owned;
 pub use gofer::sys::{
-    attach, clone_tree, close_from, close_from_except, drop_all_caps, exit_now,
+    attach, attach_at, clone_tree, close_from, close_from_except, drop_all_caps, exit_now,
     fork_into_namespaces, fstatat, fstatfs, mount_flags, mount_setattr, new_fs, open_abs, openat2,
     own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
     MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE,
@@ -80,6 +80,29 @@ pub fn reset_signals() {
     unsafe { libc::sigemptyset(&raw mut set) };
     // SAFETY: `set` is initialised; the old mask is not wanted.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, &raw const set, std::ptr::null_mut()) };
+}
+
+/// SIGCHLD ignored: children are reaped by the kernel and never become zombies.
+pub fn ignore_sigchld() -> Result<(), Errno> {
+    // SAFETY: SIG_IGN is a valid disposition for SIGCHLD.
+    let rc = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    if rc == libc::SIG_ERR {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// waitpid(pid, 0): blocks until `pid` ends; its raw wait status.
+pub fn wait_pid(pid: libc::pid_t) -> Result<i32, Errno> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a writable int for the call.
+        let rc = unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        match Errno::result(rc) {
+            Err(Errno::EINTR) => continue,
+            r => return r.map(|_| status),
+        }
+    }
 }
 
 /// ioctl(fd, TIOCSCTTY, 0): make `fd` the controlling terminal of this (new) session.

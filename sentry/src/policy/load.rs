@@ -335,9 +335,33 @@ pub struct Builder {
     env_set: Vec<(String, String)>,
     controls: super::limits::Controls,
     net: super::net_rules::NetPolicy,
+    /// Paths name the sandbox's own tree (an OCI rootfs), not the host's: normalised as written, never resolved
+    /// against the host.
+    sandbox_paths: bool,
+}
+
+/// `p` with `.` and `..` components and repeated slashes removed, without looking at any filesystem.
+pub fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
 }
 
 impl Builder {
+    /// Paths of rules are the sandbox's (an OCI container's): see `lexical`.
+    pub fn for_sandbox_paths(mut self) -> Self {
+        self.sandbox_paths = true;
+        self
+    }
+
     pub fn new(anchors: Anchors) -> Self {
         Self {
             anchors,
@@ -348,6 +372,7 @@ impl Builder {
             env_set: vec![],
             controls: Default::default(),
             net: Default::default(),
+            sandbox_paths: false,
         }
     }
 
@@ -541,7 +566,37 @@ impl Builder {
         }
         self.grants.push(Grant {
             path,
+            source: None,
             read,
+            write,
+            exec,
+            origin: origin.into(),
+        });
+        Ok(())
+    }
+
+    /// A grant whose host source differs from its sandbox path (an OCI rootfs or bind mount). The source must exist;
+    /// it is made canonical (no symlink left for the view to refuse). A later mount at the same path replaces an
+    /// earlier one, as mounts stack.
+    pub fn mount(
+        &mut self,
+        dest: &Path,
+        source: &Path,
+        write: bool,
+        exec: bool,
+        origin: &str,
+    ) -> Result<(), LoadError> {
+        let source = std::fs::canonicalize(source).map_err(|e| LoadError::MissingPath {
+            origin: origin.into(),
+            path: source.display().to_string(),
+            source: e,
+        })?;
+        let path = lexical(dest);
+        self.grants.retain(|g| g.path != path);
+        self.grants.push(Grant {
+            path,
+            source: Some(source),
+            read: true,
             write,
             exec,
             origin: origin.into(),
@@ -556,7 +611,17 @@ impl Builder {
         scope: DenyScope,
         origin: &str,
     ) -> Result<(), LoadError> {
-        let pattern = canonical_prefix(&expand(p, &self.anchors, origin)?, false);
+        let expanded = expand(p, &self.anchors, origin)?;
+        let pattern = if self.sandbox_paths {
+            // Globs survive: `lexical` only drops `.`, `..` and repeated slashes.
+            if expanded.is_absolute() {
+                lexical(&expanded)
+            } else {
+                expanded
+            }
+        } else {
+            canonical_prefix(&expanded, false)
+        };
         let pattern = pattern.to_string_lossy().into_owned();
         let d = Deny::new(&pattern, errno, scope).map_err(|e| LoadError::BadGlob {
             origin: origin.into(),
@@ -645,6 +710,8 @@ impl Builder {
             grants: self.grants,
             deny: self.deny,
             tmp_size: self.tmp_size,
+            scratch: super::TMP_DIRS.iter().map(PathBuf::from).collect(),
+            view_ro: vec![],
             env_pass: self.env_pass,
             env_set: self.env_set,
             ptys: false,

@@ -50,10 +50,13 @@ impl Access {
     }
 }
 
-/// One grant: a host path, bound at the same path in the sandbox, with its modes.
+/// One grant: a host path, bound in the sandbox at `path` (the same path, unless `source` names another), with its
+/// modes. Every rule speaks of `path`; only the view and the gofer ever see `source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     pub path: PathBuf,
+    /// The host path bound at `path` when it differs (an OCI bundle's rootfs at `/`, a bind mount's source).
+    pub source: Option<PathBuf>,
     pub read: bool,
     pub write: bool,
     pub exec: bool,
@@ -62,6 +65,11 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The host path behind the grant.
+    pub fn host(&self) -> &Path {
+        self.source.as_deref().unwrap_or(&self.path)
+    }
+
     pub fn mode(&self) -> String {
         format!(
             "{}{}{}",
@@ -132,6 +140,11 @@ pub struct Policy {
     pub deny: Vec<Deny>,
     /// Bytes for the private /tmp and /dev/shm.
     pub tmp_size: u64,
+    /// The sandbox paths served by the private tmpfs (writable, discarded at exit): /tmp and /dev/shm, or an OCI
+    /// config's tmpfs mounts.
+    pub scratch: Vec<PathBuf>,
+    /// Read-only mounts of the sentry's own besides /proc and /dev (an OCI config's sysfs, mqueue, cgroup).
+    pub view_ro: Vec<PathBuf>,
     pub env_pass: Vec<String>,
     pub env_set: Vec<(String, String)>,
     /// The sandbox has its own devpts (/dev/pts, /dev/ptmx): set by the sandbox that mounts one.
@@ -147,7 +160,7 @@ pub struct Policy {
 }
 
 /// The fixed part of the sandbox's namespace: not granted from the host, served by the sentry's own mounts.
-const TMP_DIRS: &[&str] = &["/tmp", "/dev/shm"];
+pub const TMP_DIRS: &[&str] = &["/tmp", "/dev/shm"];
 const DEV_RW: &[&str] = &[
     "/dev/null",
     "/dev/zero",
@@ -364,10 +377,25 @@ impl Policy {
     }
 
     fn decide_fixed(&self, access: Access, path: &Path) -> Option<(Result<(), Errno>, String)> {
-        for t in TMP_DIRS {
+        for t in &self.scratch {
             // A grant inside the private tmpfs (a workspace under /tmp) is more specific: it decides.
-            if path.starts_with(t) && !self.grants.iter().any(|g| path.starts_with(&g.path)) {
-                return Some((Ok(()), format!("private tmpfs {t}")));
+            if path.starts_with(t)
+                && !self
+                    .grants
+                    .iter()
+                    .any(|g| path.starts_with(&g.path) && g.path.starts_with(t))
+            {
+                return Some((Ok(()), format!("private tmpfs {}", t.display())));
+            }
+        }
+        for v in &self.view_ro {
+            if path.starts_with(v) {
+                let rule = format!("sentry mount {} (read-only)", v.display());
+                return Some(match access {
+                    Access::Lookup | Access::Read => (Ok(()), rule),
+                    Access::Write => (Err(Errno::EROFS), rule),
+                    Access::Exec | Access::Connect => (Err(Errno::EACCES), rule),
+                });
             }
         }
         if path.starts_with("/dev") {
@@ -410,7 +438,8 @@ impl Policy {
 
     fn is_view_skeleton(&self, path: &Path) -> bool {
         self.grants.iter().any(|g| g.path.starts_with(path))
-            || TMP_DIRS.iter().any(|t| Path::new(t).starts_with(path))
+            || self.scratch.iter().any(|t| t.starts_with(path))
+            || self.view_ro.iter().any(|t| t.starts_with(path))
             || path == Path::new("/proc")
     }
 
@@ -532,6 +561,7 @@ mod tests {
         Policy {
             grants: vec![
                 Grant {
+                    source: None,
                     path: "/usr".into(),
                     read: true,
                     write: false,
@@ -539,6 +569,7 @@ mod tests {
                     origin: "t".into(),
                 },
                 Grant {
+                    source: None,
                     path: "/work/p".into(),
                     read: true,
                     write: true,
@@ -546,6 +577,7 @@ mod tests {
                     origin: "t".into(),
                 },
                 Grant {
+                    source: None,
                     path: "/etc".into(),
                     read: true,
                     write: false,
@@ -559,6 +591,8 @@ mod tests {
                 Deny::new("/work/p/.git/hooks", Errno::EACCES, DenyScope::Write).expect("glob"),
             ],
             tmp_size: 1 << 20,
+            scratch: TMP_DIRS.iter().map(PathBuf::from).collect(),
+            view_ro: vec![],
             env_pass: vec![],
             env_set: vec![],
             ptys: false,

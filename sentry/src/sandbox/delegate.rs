@@ -604,6 +604,7 @@ mod tests {
 
     fn g(path: &str, w: bool, x: bool) -> Grant {
         Grant {
+            source: None,
             path: path.into(),
             read: true,
             write: w,

@@ -7,7 +7,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ use crate::sys;
 #[derive(Debug)]
 pub struct Bind {
     pub path: PathBuf,
+    /// The host path bound there (the same as `path` unless the grant maps another).
+    pub host: PathBuf,
     pub exec: bool,
     /// The host path is a symlink: recreate it instead of binding.
     pub symlink: Option<PathBuf>,
@@ -49,6 +51,33 @@ pub struct Plan {
     pub resolver: bool,
     /// Files whose content the view replaces (read-only): /etc/resolv.conf in `--net sandbox`.
     pub overlays: Vec<(PathBuf, Vec<u8>)>,
+    /// Sandbox paths served by the private tmpfs (see `Policy::scratch`).
+    pub scratch: Vec<PathBuf>,
+    /// Paths of the view hidden behind an empty read-only file or directory whatever mount they lie on (an OCI
+    /// config's maskedPaths: /proc/kcore, /sys/firmware, ...).
+    pub hidden: Vec<PathBuf>,
+    /// Where a read-only sysfs goes (an OCI config's sysfs mount).
+    pub sysfs: Option<PathBuf>,
+    /// An OCI container's process settings.
+    pub container: Option<ContainerPlan>,
+}
+
+/// What an OCI container adds to the agent's start.
+#[derive(Debug, Default)]
+pub struct ContainerPlan {
+    pub hostname: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: Option<u32>,
+    /// Hold the agent before exec until the sentry says `Start` (`sentry create` / `sentry start`).
+    pub hold: bool,
+    /// Fork the spawner (see `spawner`) for `sentry exec` into the running container.
+    pub spawner: bool,
+    /// Search PATH (of the process's own environment) for a program without a slash, as runc does.
+    pub search_path: bool,
+    /// process.rlimits: (resource, soft, hard), set before the budgets' (which may only lower them).
+    pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
 }
 
 const BASE: &str = "/tmp";
@@ -69,13 +98,9 @@ fn ctx<T>(r: Result<T, Errno>, what: impl FnOnce() -> String) -> Result<T, Strin
     r.map_err(|e| format!("{}: {}", what(), e.desc()))
 }
 
-fn mkdir_p(p: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
-}
-
-/// A sandbox path under the private tmpfs, as a path relative to the tmpfs root (its layout mirrors /tmp, /dev/shm).
-fn in_private_tmp(p: &Path) -> Option<PathBuf> {
-    if p.starts_with("/tmp") || p.starts_with("/dev/shm") {
+/// A sandbox path under the private tmpfs, as a path relative to the tmpfs root (its layout mirrors the sandbox's).
+fn in_private_tmp(scratch: &[PathBuf], p: &Path) -> Option<PathBuf> {
+    if scratch.iter().any(|t| p.starts_with(t)) {
         p.strip_prefix("/").ok().map(Path::to_path_buf)
     } else {
         None
@@ -126,7 +151,117 @@ fn mountpoint_at(
     Ok(())
 }
 
+/// One mount of the view, applied parents first.
+enum Layer<'p> {
+    Bind(&'p Bind, Option<&'p OwnedFd>),
+    Scratch(&'p Path),
+    Dev,
+    Proc,
+    Sys(&'p Path),
+}
+
+impl Layer<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Layer::Bind(b, _) => &b.path,
+            Layer::Scratch(p) | Layer::Sys(p) => p,
+            Layer::Dev => Path::new("/dev"),
+            Layer::Proc => Path::new("/proc"),
+        }
+    }
+}
+
+/// The O_PATH fd of a mountpoint in the view under construction, made if missing (directories on the way, and the
+/// final directory or file). Every step resolves beneath the view's root (RESOLVE_IN_ROOT): a symlink in an OCI
+/// rootfs (`/etc/resolv.conf -> /run/...`) resolves inside the rootfs, never onto the host, so a hostile image cannot
+/// make the runtime create or mount anything outside it.
+fn mountpoint(base: BorrowedFd<'_>, path: &Path, is_dir: bool) -> Result<OwnedFd, String> {
+    let open = |rel: &Path, flags: i32| -> Result<OwnedFd, Errno> {
+        sys::openat2(
+            base,
+            &cs(rel)?,
+            flags | libc::O_CLOEXEC,
+            0,
+            sys::RESOLVE_IN_ROOT,
+        )
+    };
+    let comps: Vec<_> = path.components().skip(1).collect();
+    let mut cur = PathBuf::new();
+    for (i, c) in comps.iter().enumerate() {
+        cur.push(c);
+        let last = i + 1 == comps.len();
+        if open(&cur, libc::O_PATH).is_ok() {
+            continue;
+        }
+        let parent = match cur.parent() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                ctx(open(p, libc::O_PATH | libc::O_DIRECTORY), || {
+                    format!("mountpoint {}", path.display())
+                })?
+            }
+            _ => ctx(
+                sys::openat2(
+                    base,
+                    c".",
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                    0,
+                    0,
+                ),
+                || "view root".into(),
+            )?,
+        };
+        let name = cs(Path::new(c.as_os_str())).map_err(|e| e.to_string())?;
+        let made = if last && !is_dir {
+            nix::fcntl::openat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_EXCL
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .and_then(sys::own_fd)
+            .map(drop)
+        } else {
+            nix::sys::stat::mkdirat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                nix::sys::stat::Mode::from_bits_truncate(0o755),
+            )
+        };
+        match made {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(format!("mountpoint {}: {}", cur.display(), e.desc())),
+        }
+    }
+    let rel = if comps.is_empty() {
+        PathBuf::from(".")
+    } else {
+        cur
+    };
+    ctx(open(&rel, libc::O_PATH), || {
+        format!("mountpoint {}", path.display())
+    })
+}
+
+/// The view's root as it stands (the top mount at BASE).
+fn base_fd() -> Result<OwnedFd, String> {
+    ctx(
+        sys::open_abs(
+            &CString::new(BASE).map_err(|e| e.to_string())?,
+            libc::O_PATH | libc::O_DIRECTORY,
+        ),
+        || "open the view".into(),
+    )
+}
+
 /// Builds the view under BASE and pivots into it. Returns the writable private tmpfs.
+///
+/// Mounts go on parents first (the root bind of an OCI rootfs, then by depth), each onto a mountpoint made beneath
+/// the view's root; read-only flags go on at the end, once every mountpoint exists, and the sentry's own writable
+/// mounts (devpts, /proc) are then cleared of what a read-only bind above them spread onto them.
 fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     ctx(
         sys::mount_flags(c"/", libc::MS_REC | libc::MS_PRIVATE),
@@ -143,8 +278,8 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         }
         // No symlink anywhere on the way: grant paths are canonical, and one that became a symlink since is refused.
         let src = ctx(
-            sys::open_abs_nosymlinks(&cs(&b.path).map_err(|e| e.to_string())?, libc::O_PATH),
-            || format!("open {}", b.path.display()),
+            sys::open_abs_nosymlinks(&cs(&b.host).map_err(|e| e.to_string())?, libc::O_PATH),
+            || format!("open {}", b.host.display()),
         )?;
         sources.push(Some(src));
     }
@@ -165,176 +300,177 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     )?;
 
     let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
-    // The private tmpfs: /tmp and /dev/shm. Its layout mirrors the sandbox paths, so the paths the kernel reports
-    // for files the sentry opens on it (which /proc/self/fd shows) are the sandbox's.
+    // The private tmpfs: /tmp and /dev/shm (or an OCI config's tmpfs mounts). Its layout mirrors the sandbox paths,
+    // so the paths the kernel reports for files the sentry opens on it (which /proc/self/fd shows) are the sandbox's.
     let size = CString::new(plan.tmp_size.to_string()).map_err(|e| e.to_string())?;
     let tmp = ctx(
         sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", size.as_c_str())]),
         || "private tmpfs".into(),
     )?;
-    for d in [c"tmp", c"dev", c"dev/shm"] {
-        ctx(
-            nix::sys::stat::mkdirat(
-                Some(tmp.as_raw_fd()),
-                d,
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            ),
-            || "tmpfs dirs".into(),
-        )?;
-    }
-    for d in [c"tmp", c"dev/shm"] {
+    for s in &plan.scratch {
+        let rel = s.strip_prefix("/").unwrap_or(s);
+        mountpoint_at(tmp.as_fd(), rel, true, None)?;
         ctx(
             nix::sys::stat::fchmodat(
                 Some(tmp.as_raw_fd()),
-                d,
+                cs(rel).map_err(|e| e.to_string())?.as_c_str(),
                 nix::sys::stat::Mode::from_bits_truncate(0o1777),
                 nix::sys::stat::FchmodatFlags::NoFollowSymlink,
             ),
             || "tmpfs mode".into(),
         )?;
     }
-    mkdir_p(&under_base(Path::new("/tmp")))?;
-    let t = ctx(sys::clone_tree(tmp.as_fd(), c"tmp"), || "clone /tmp".into())?;
-    ctx(sys::mount_setattr(t.as_fd(), ro, 0, true), || {
-        "read-only /tmp".into()
-    })?;
-    ctx(sys::attach(t.as_fd(), c"/tmp/tmp"), || "attach /tmp".into())?;
 
-    // /dev: a few host devices bound in, the usual links, /dev/shm.
-    mkdir_p(&under_base(Path::new("/dev")))?;
-    let dev = ctx(
-        sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")]),
-        || "dev tmpfs".into(),
-    )?;
-    ctx(sys::attach(dev.as_fd(), c"/tmp/dev"), || {
-        "attach /dev".into()
-    })?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let target = PathBuf::from("/tmp/dev").join(name);
-        std::fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        let n = CString::new(name).map_err(|e| e.to_string())?;
-        let tree = ctx(sys::clone_tree(host_dev.as_fd(), &n), || {
-            format!("clone /dev/{name}")
-        })?;
-        ctx(
-            sys::mount_setattr(
-                tree.as_fd(),
-                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
-                sys::MOUNT_ATTR_NODEV,
-                true,
-            ),
-            || format!("/dev/{name} flags"),
-        )?;
-        ctx(
-            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
-            || format!("bind /dev/{name}"),
-        )?;
+    let mut layers: Vec<Layer<'_>> = plan
+        .binds
+        .iter()
+        .zip(&sources)
+        .map(|(b, s)| Layer::Bind(b, s.as_ref()))
+        .collect();
+    layers.extend(plan.scratch.iter().map(|p| Layer::Scratch(p)));
+    layers.push(Layer::Dev);
+    layers.push(Layer::Proc);
+    if let Some(p) = &plan.sysfs {
+        layers.push(Layer::Sys(p));
     }
-    for (link, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        std::os::unix::fs::symlink(to, PathBuf::from("/tmp/dev").join(link))
-            .map_err(|e| format!("/dev/{link}: {e}"))?;
-    }
-    // The sandbox's own devpts instance: ptys the agent opens (and its terminal, which the sentry creates here)
-    // never touch the host's.
-    mkdir_p(Path::new("/tmp/dev/pts"))?;
-    let pts = ctx(
-        sys::new_fs(c"devpts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")]),
-        || "devpts".into(),
-    )?;
-    ctx(
-        sys::mount_setattr(
-            pts.as_fd(),
-            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
-            0,
-            false,
-        ),
-        || "devpts flags".into(),
-    )?;
-    ctx(sys::attach(pts.as_fd(), c"/tmp/dev/pts"), || {
-        "attach /dev/pts".into()
-    })?;
-    std::os::unix::fs::symlink("pts/ptmx", "/tmp/dev/ptmx")
-        .map_err(|e| format!("/dev/ptmx: {e}"))?;
-    mkdir_p(Path::new("/tmp/dev/shm"))?;
-    let shm = ctx(sys::clone_tree(tmp.as_fd(), c"dev/shm"), || {
-        "clone /dev/shm".into()
-    })?;
-    ctx(sys::mount_setattr(shm.as_fd(), ro, 0, true), || {
-        "read-only /dev/shm".into()
-    })?;
-    ctx(sys::attach(shm.as_fd(), c"/tmp/dev/shm"), || {
-        "attach /dev/shm".into()
-    })?;
-    ctx(
-        sys::mount_setattr(
-            dev.as_fd(),
-            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
-            0,
-            false,
-        ),
-        || "read-only /dev".into(),
-    )?;
+    // Parents first: `/` (an OCI rootfs), then by depth; equal depths keep the plan's order.
+    layers.sort_by_key(|l| l.path().components().count());
 
-    for (b, src) in plan.binds.iter().zip(&sources) {
-        let target = under_base(&b.path);
-        if let Some(rel) = in_private_tmp(&b.path) {
-            // The view's /tmp is a read-only clone of the private tmpfs: make the mountpoint on its writable side.
-            mountpoint_at(
-                tmp.as_fd(),
-                &rel,
-                b.is_dir || b.symlink.is_some(),
-                b.symlink.as_deref(),
-            )?;
-            if b.symlink.is_some() {
-                continue;
+    // Read-only flags applied once every mountpoint exists: (tree, set, recursive).
+    let mut flags_later: Vec<(OwnedFd, u64, bool)> = Vec::new();
+    // The sentry's own mounts that must stay writable or executable whatever a bind above them spreads: (tree, clear).
+    let mut keep: Vec<(OwnedFd, u64)> = Vec::new();
+    for layer in &layers {
+        match layer {
+            Layer::Bind(b, src) => {
+                if let Some(rel) = in_private_tmp(&plan.scratch, &b.path) {
+                    // The view's scratch mount is a read-only clone of the private tmpfs: make the mountpoint on its
+                    // writable side.
+                    mountpoint_at(
+                        tmp.as_fd(),
+                        &rel,
+                        b.is_dir || b.symlink.is_some(),
+                        b.symlink.as_deref(),
+                    )?;
+                    if b.symlink.is_some() {
+                        continue;
+                    }
+                }
+                if let Some(link) = &b.symlink {
+                    let target = under_base(&b.path);
+                    if let Some(parent) = b.path.parent() {
+                        drop(mountpoint(base_fd()?.as_fd(), parent, true)?);
+                    }
+                    if std::fs::symlink_metadata(&target).is_err() {
+                        std::os::unix::fs::symlink(link, &target)
+                            .map_err(|e| format!("symlink {}: {e}", target.display()))?;
+                    }
+                    continue;
+                }
+                let Some(src) = src else { continue };
+                let tree = ctx(sys::clone_tree(src.as_fd(), c""), || {
+                    format!("clone {}", b.host.display())
+                })?;
+                let at = mountpoint(base_fd()?.as_fd(), &b.path, b.is_dir)?;
+                ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
+                    format!("bind {}", b.path.display())
+                })?;
+                let attrs = if b.exec {
+                    ro
+                } else {
+                    ro | sys::MOUNT_ATTR_NOEXEC
+                };
+                flags_later.push((tree, attrs, true));
+            }
+            Layer::Scratch(p) => {
+                let rel = p.strip_prefix("/").unwrap_or(p);
+                let t = ctx(
+                    sys::clone_tree(tmp.as_fd(), &cs(rel).map_err(|e| e.to_string())?),
+                    || format!("clone {}", p.display()),
+                )?;
+                ctx(sys::mount_setattr(t.as_fd(), ro, 0, true), || {
+                    format!("read-only {}", p.display())
+                })?;
+                let at = match in_private_tmp(&plan.scratch, p).filter(|r| r != rel) {
+                    // A scratch mount inside another one (/tmp/x in /tmp): its mountpoint is on the writable side.
+                    Some(r) => {
+                        mountpoint_at(tmp.as_fd(), &r, true, None)?;
+                        mountpoint(base_fd()?.as_fd(), p, true)?
+                    }
+                    None => mountpoint(base_fd()?.as_fd(), p, true)?,
+                };
+                ctx(sys::attach_at(t.as_fd(), at.as_fd()), || {
+                    format!("attach {}", p.display())
+                })?;
+                keep.push((t, sys::MOUNT_ATTR_NOEXEC));
+            }
+            Layer::Dev => {
+                let at = mountpoint(base_fd()?.as_fd(), Path::new("/dev"), true)?;
+                let (dev, pts) = build_dev(host_dev.as_fd(), plan)?;
+                ctx(sys::attach_at(dev.as_fd(), at.as_fd()), || {
+                    "attach /dev".into()
+                })?;
+                flags_later.push((
+                    dev,
+                    sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+                    false,
+                ));
+                keep.push((pts, sys::MOUNT_ATTR_RDONLY));
+            }
+            Layer::Proc => {
+                let at = mountpoint(base_fd()?.as_fd(), Path::new("/proc"), true)?;
+                let proc_fs = ctx(sys::new_fs(c"proc", &[]), || "procfs".into())?;
+                ctx(
+                    sys::mount_setattr(
+                        proc_fs.as_fd(),
+                        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+                        0,
+                        false,
+                    ),
+                    || "procfs flags".into(),
+                )?;
+                ctx(sys::attach_at(proc_fs.as_fd(), at.as_fd()), || {
+                    "attach /proc".into()
+                })?;
+                keep.push((proc_fs, sys::MOUNT_ATTR_RDONLY));
+            }
+            Layer::Sys(p) => {
+                let at = mountpoint(base_fd()?.as_fd(), p, true)?;
+                // A sysfs of the sandbox's own network namespace; where the kernel refuses one (a joined network
+                // namespace the sandbox's user namespace does not own), an empty read-only directory.
+                let fs = sys::new_fs(c"sysfs", &[])
+                    .or_else(|_| sys::new_fs(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")]));
+                let fs = ctx(fs, || "sysfs".into())?;
+                ctx(
+                    sys::mount_setattr(fs.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, false),
+                    || "sysfs flags".into(),
+                )?;
+                ctx(sys::attach_at(fs.as_fd(), at.as_fd()), || {
+                    format!("attach {}", p.display())
+                })?;
             }
         }
-        if let Some(link) = &b.symlink {
-            if let Some(parent) = target.parent() {
-                mkdir_p(parent)?;
-            }
-            if std::fs::symlink_metadata(&target).is_err() {
-                std::os::unix::fs::symlink(link, &target)
-                    .map_err(|e| format!("symlink {}: {e}", target.display()))?;
-            }
-            continue;
-        }
-        if b.is_dir {
-            if !target.exists() {
-                mkdir_p(&target)?;
-            }
-        } else if !target.exists() {
-            if let Some(parent) = target.parent() {
-                mkdir_p(parent)?;
-            }
-            std::fs::File::create(&target)
-                .map_err(|e| format!("mountpoint {}: {e}", target.display()))?;
-        }
-        let Some(src) = src else { continue };
-        let tree = ctx(sys::clone_tree(src.as_fd(), c""), || {
-            format!("clone {}", b.path.display())
-        })?;
-        let attrs = if b.exec {
-            ro
-        } else {
-            ro | sys::MOUNT_ATTR_NOEXEC
-        };
-        ctx(sys::mount_setattr(tree.as_fd(), attrs, 0, true), || {
-            format!("read-only {}", b.path.display())
-        })?;
+    }
+    for (tree, set, recursive) in &flags_later {
         ctx(
-            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
-            || format!("bind {}", b.path.display()),
+            sys::mount_setattr(tree.as_fd(), *set, 0, *recursive),
+            || "read-only view".into(),
         )?;
     }
+    for (tree, clr) in &keep {
+        ctx(sys::mount_setattr(tree.as_fd(), 0, *clr, false), || {
+            "view flags".into()
+        })?;
+    }
 
-    // Deny holes: an empty read-only directory or file over each.
-    if !plan.masks.is_empty() {
+    // Deny holes and hidden paths: an empty read-only directory or file over each.
+    let mut masks: Vec<(PathBuf, bool)> = plan.masks.clone();
+    for h in &plan.hidden {
+        if let Ok(m) = std::fs::symlink_metadata(under_base(h)) {
+            masks.push((h.clone(), m.is_dir()));
+        }
+    }
+    if !masks.is_empty() {
         let empty = ctx(
             sys::new_fs(c"tmpfs", &[(c"mode", c"0000"), (c"size", c"4k")]),
             || "mask tmpfs".into(),
@@ -355,11 +491,17 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             nix::sys::stat::mkdirat(Some(empty.as_raw_fd()), c"d", nix::sys::stat::Mode::empty()),
             || "mask dir".into(),
         )?;
-        for (path, is_dir) in &plan.masks {
-            let target = under_base(path);
-            if std::fs::symlink_metadata(&target).is_err() {
+        for (path, is_dir) in &masks {
+            let base = base_fd()?;
+            let Ok(at) = sys::openat2(
+                base.as_fd(),
+                &view_rel(path)?,
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0,
+                sys::RESOLVE_IN_ROOT,
+            ) else {
                 continue;
-            }
+            };
             let tree = ctx(
                 sys::clone_tree(empty.as_fd(), if *is_dir { c"d" } else { c"f" }),
                 || "mask clone".into(),
@@ -368,18 +510,28 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
                 sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
                 || "mask ro".into(),
             )?;
-            ctx(
-                sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
-                || format!("mask {}", path.display()),
-            )?;
+            ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
+                format!("mask {}", path.display())
+            })?;
         }
     }
 
     // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the
     // view, such as a symlink out of it, is left alone).
     for (path, content) in &plan.overlays {
-        let target = under_base(path);
-        if !std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file()) {
+        let base = base_fd()?;
+        let Ok(at) = sys::openat2(
+            base.as_fd(),
+            &view_rel(path)?,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0,
+            sys::RESOLVE_IN_ROOT,
+        ) else {
+            continue;
+        };
+        if !nix::sys::stat::fstat(at.as_raw_fd())
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+        {
             continue;
         }
         let fs = ctx(
@@ -405,27 +557,10 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
             || "overlay ro".into(),
         )?;
-        ctx(
-            sys::attach(tree.as_fd(), &cs(&target).map_err(|e| e.to_string())?),
-            || format!("overlay {}", path.display()),
-        )?;
+        ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
+            format!("overlay {}", path.display())
+        })?;
     }
-
-    // /proc of the sandbox's pid namespace.
-    mkdir_p(Path::new("/tmp/proc"))?;
-    let proc_fs = ctx(sys::new_fs(c"proc", &[]), || "procfs".into())?;
-    ctx(
-        sys::mount_setattr(
-            proc_fs.as_fd(),
-            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
-            0,
-            false,
-        ),
-        || "procfs flags".into(),
-    )?;
-    ctx(sys::attach(proc_fs.as_fd(), c"/tmp/proc"), || {
-        "attach /proc".into()
-    })?;
 
     // Into the view: pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the view.
     ctx(nix::unistd::chdir(BASE), || "chdir view".into())?;
@@ -435,16 +570,125 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         || "detach old root".into(),
     )?;
     ctx(nix::unistd::chdir("/"), || "chdir /".into())?;
+    // With an OCI rootfs bound at `/` the skeleton tmpfs lies under it, out of reach (and left writable: nothing
+    // can name it); otherwise it is the view's root and goes read-only.
+    if !plan.binds.iter().any(|b| b.path == Path::new("/")) {
+        ctx(
+            sys::mount_setattr(
+                root.as_fd(),
+                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                0,
+                false,
+            ),
+            || "read-only root".into(),
+        )?;
+    }
+    Ok(tmp)
+}
+
+/// `/a/b` → `a/b` (`.` for `/`), as an error string on NUL.
+fn view_rel(p: &Path) -> Result<CString, String> {
+    crate::vfs::view_rel(p).map_err(|e| e.to_string())
+}
+
+/// The sandbox's /dev (detached): a few host devices bound in, the usual links, its own devpts, a mountpoint for
+/// /dev/shm. Returns (the /dev tmpfs, the devpts mount).
+fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd), String> {
+    let dev = ctx(
+        sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")]),
+        || "dev tmpfs".into(),
+    )?;
+    let make = |name: &CStr, dir: bool| -> Result<(), String> {
+        let r = if dir {
+            nix::sys::stat::mkdirat(
+                Some(dev.as_raw_fd()),
+                name,
+                nix::sys::stat::Mode::from_bits_truncate(0o755),
+            )
+        } else {
+            nix::fcntl::openat(
+                Some(dev.as_raw_fd()),
+                name,
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .and_then(sys::own_fd)
+            .map(drop)
+        };
+        ctx(r, || format!("/dev/{}", name.to_string_lossy()))
+    };
+    let at = |name: &CStr| -> Result<OwnedFd, String> {
+        ctx(
+            sys::openat2(
+                dev.as_fd(),
+                name,
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0,
+                sys::RESOLVE_BENEATH,
+            ),
+            || format!("/dev/{}", name.to_string_lossy()),
+        )
+    };
+    for name in [c"null", c"zero", c"full", c"random", c"urandom", c"tty"] {
+        make(name, false)?;
+        let tree = ctx(sys::clone_tree(host_dev, name), || {
+            format!("clone /dev/{}", name.to_string_lossy())
+        })?;
+        ctx(
+            sys::mount_setattr(
+                tree.as_fd(),
+                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+                sys::MOUNT_ATTR_NODEV,
+                true,
+            ),
+            || format!("/dev/{} flags", name.to_string_lossy()),
+        )?;
+        ctx(sys::attach_at(tree.as_fd(), at(name)?.as_fd()), || {
+            format!("bind /dev/{}", name.to_string_lossy())
+        })?;
+    }
+    for (link, to) in [
+        (c"fd", c"/proc/self/fd"),
+        (c"stdin", c"/proc/self/fd/0"),
+        (c"stdout", c"/proc/self/fd/1"),
+        (c"stderr", c"/proc/self/fd/2"),
+        (c"ptmx", c"pts/ptmx"),
+    ] {
+        ctx(
+            nix::unistd::symlinkat(to, Some(dev.as_raw_fd()), link),
+            || format!("/dev/{}", link.to_string_lossy()),
+        )?;
+    }
+    // The sandbox's own devpts instance: ptys the agent opens (and its terminal, which the sentry creates here)
+    // never touch the host's.
+    make(c"pts", true)?;
+    let pts = ctx(
+        sys::new_fs(c"devpts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")]),
+        || "devpts".into(),
+    )?;
     ctx(
         sys::mount_setattr(
-            root.as_fd(),
-            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+            pts.as_fd(),
+            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
             0,
             false,
         ),
-        || "read-only root".into(),
+        || "devpts flags".into(),
     )?;
-    Ok(tmp)
+    ctx(sys::attach_at(pts.as_fd(), at(c"pts")?.as_fd()), || {
+        "attach /dev/pts".into()
+    })?;
+    // Mountpoints for the scratch mounts under /dev (/dev/shm).
+    for s in &plan.scratch {
+        if let Ok(rel) = s.strip_prefix("/dev") {
+            if !rel.as_os_str().is_empty() {
+                mountpoint_at(dev.as_fd(), rel, true, None)?;
+            }
+        }
+    }
+    Ok((dev, pts))
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -488,6 +732,11 @@ pub fn child_main(ctl: OwnedFd, plan: Plan) -> ! {
                 }
                 Err(e) => fail(format!("bind the sandbox's resolver at {addr}: {e}")),
             }
+        }
+    }
+    if let Some(h) = plan.container.as_ref().and_then(|c| c.hostname.as_deref()) {
+        if let Err(e) = nix::unistd::sethostname(h) {
+            fail(format!("hostname {h:?}: {}", e.desc()));
         }
     }
     let tmp = match build_view(&plan) {
@@ -597,7 +846,40 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         ));
     }
     sys::reset_signals();
-    for (r, soft, hard) in &plan.rlimits {
+    if let Some(c) = &plan.container {
+        if let Some(m) = c.umask {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+        }
+        // The process's user, while the capabilities to become it are still held.
+        let groups: Vec<nix::unistd::Gid> = c
+            .groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        if let Err(e) = nix::unistd::setgroups(&groups) {
+            fail(format!("additional groups {:?}: {}", c.groups, e.desc()));
+        }
+        if let Err(e) = nix::unistd::setresgid(
+            nix::unistd::Gid::from_raw(c.gid),
+            nix::unistd::Gid::from_raw(c.gid),
+            nix::unistd::Gid::from_raw(c.gid),
+        ) {
+            fail(format!("gid {}: {}", c.gid, e.desc()));
+        }
+        if let Err(e) = nix::unistd::setresuid(
+            nix::unistd::Uid::from_raw(c.uid),
+            nix::unistd::Uid::from_raw(c.uid),
+            nix::unistd::Uid::from_raw(c.uid),
+        ) {
+            fail(format!("uid {}: {}", c.uid, e.desc()));
+        }
+    }
+    let own = plan
+        .container
+        .as_ref()
+        .map(|c| c.rlimits.as_slice())
+        .unwrap_or_default();
+    for (r, soft, hard) in own.iter().chain(&plan.rlimits) {
         if let Err(e) = nix::sys::resource::setrlimit(*r, *soft, *hard) {
             fail(format!("budget {r:?}: {}", e.desc()));
         }
@@ -611,6 +893,24 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
     if plan.ptrace {
         traced_exec(ctl, plan)
     }
+    // The spawner's socket, handed to the sentry while sendmsg still runs natively.
+    let spawner = match plan.container.as_ref().filter(|c| c.spawner) {
+        Some(_) => match nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        ) {
+            Ok((ours, theirs)) => {
+                if proto::send(ctl, &Msg::Spawner, Some(theirs.as_fd())).is_err() {
+                    sys::exit_now(125);
+                }
+                Some(ours)
+            }
+            Err(e) => fail(format!("spawner socket: {}", e.desc())),
+        },
+        None => None,
+    };
     let listener = match platform_seccomp::install(&plan.filters, true) {
         Ok(Some(l)) => l,
         Ok(None) => fail("seccomp: no listener".into()),
@@ -625,6 +925,30 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         sys::exit_now(125);
     }
     drop(listener);
+    hold_then_exec(ctl, plan, spawner)
+}
+
+/// A container's agent: fork the spawner (it shares the agent's filter), then wait for `Start` before exec.
+fn hold_then_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) -> ! {
+    if let Some(sock) = spawner {
+        // CLONE_PARENT: the spawner is the sandbox init's child, not the agent's, so the container's process never
+        // sees a child it did not make.
+        match sys::fork_into_namespaces(libc::CLONE_PARENT) {
+            Ok(0) => super::spawner::main(sock),
+            Ok(_) => drop(sock),
+            Err(e) => {
+                let _ =
+                    proto::send_plain(ctl, &Msg::Error(format!("fork the spawner: {}", e.desc())));
+                sys::exit_now(125);
+            }
+        }
+    }
+    if plan.container.as_ref().is_some_and(|c| c.hold) {
+        // `sentry create` ends here; `sentry start` sends Start. Anything else (the sentry gone) ends the agent.
+        if proto::recv_plain(ctl) != Ok(Msg::Start) {
+            sys::exit_now(125);
+        }
+    }
     sys::close_from(3);
     exec_agent(plan)
 }
@@ -651,13 +975,16 @@ fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
     if proto::recv_plain(ctl) != Ok(Msg::Ack) {
         sys::exit_now(125);
     }
-    sys::close_from(3);
-    exec_agent(plan)
+    hold_then_exec(ctl, plan, None)
 }
 
 fn exec_agent(plan: &Plan) -> ! {
     // From here every syscall is filtered; execve itself is checked by the sentry.
-    let e = sys::execve(&plan.program, &plan.argv, &plan.env);
+    let e = if plan.container.as_ref().is_some_and(|c| c.search_path) {
+        super::spawner::execvpe(&plan.program, &plan.argv, &plan.env)
+    } else {
+        sys::execve(&plan.program, &plan.argv, &plan.env)
+    };
     let name = OsStr::from_bytes(plan.program.as_bytes())
         .to_string_lossy()
         .into_owned();

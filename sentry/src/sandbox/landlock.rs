@@ -34,9 +34,13 @@ pub fn restrict(plan: &Plan) -> Result<bool, String> {
     for b in plan.binds.iter().filter(|b| b.symlink.is_none()) {
         rules.extend(rule(&b.path, if b.exec { exec } else { read }));
     }
-    rules.extend(rule(Path::new("/tmp"), exec));
-    rules.extend(rule(Path::new("/dev/shm"), exec));
+    for t in &plan.scratch {
+        rules.extend(rule(t, exec));
+    }
     rules.extend(rule(Path::new("/proc"), read));
+    if let Some(p) = &plan.sysfs {
+        rules.extend(rule(p, read));
+    }
     // Device ioctls (TCGETS on a pty the agent opened itself): only the sandbox's own devices live under /dev.
     rules.extend(rule(Path::new("/dev"), read | AccessFs::IoctlDev));
     rules.extend(rule(Path::new("/"), make_bitflags!(AccessFs::{ReadDir})));

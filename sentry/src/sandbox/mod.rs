@@ -14,7 +14,8 @@ pub mod filter;
 pub mod init;
 mod landlock;
 pub mod proto;
-mod tty;
+pub mod spawner;
+pub mod tty;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -62,6 +63,54 @@ pub struct Spec {
     pub audit: Audit,
     /// seccomp user-notify or ptrace (already resolved: never `Auto`).
     pub platform: crate::platform::Choice,
+    /// An OCI container's additions (`sentry create`); None for `sentry exec`.
+    pub container: Option<Container>,
+}
+
+/// What an OCI container adds to a sandbox (built by `crate::oci`).
+pub struct Container {
+    pub plan: init::ContainerPlan,
+    /// maskedPaths: hidden behind empty read-only mounts wherever they lie.
+    pub hidden: Vec<PathBuf>,
+    /// The destination of a sysfs mount.
+    pub sysfs: Option<PathBuf>,
+    /// A network namespace to join (how containerd and CNI give a pod its network) instead of a new one.
+    pub netns: Option<PathBuf>,
+    /// A connected console socket (`--console-socket`): the pty master goes there, the slave is the process's stdio.
+    pub console: Option<OwnedFd>,
+    /// The supervisor's callbacks.
+    pub events: Box<dyn Supervisor>,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Container")
+            .field("plan", &self.plan)
+            .field("netns", &self.netns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A created container, held before its first instruction: the means to start it and to exec into it.
+#[derive(Debug)]
+pub struct Held {
+    /// The control socket to the sandbox: `Msg::Start` releases the agent.
+    pub ctl: OwnedFd,
+    /// The spawner's socket (seccomp platform), for `sentry exec`.
+    pub spawner: Option<OwnedFd>,
+    /// The view's root, for ptys of the sandbox's devpts.
+    pub view_root: OwnedFd,
+    /// Host pids of the sandbox init and of the container's process.
+    pub init: libc::pid_t,
+    pub agent: libc::pid_t,
+}
+
+/// What the OCI runtime does at the steps of a container's life.
+pub trait Supervisor: Send {
+    /// The sandbox is up and the process held; return an error to tear it down.
+    fn created(&mut self, held: Held) -> Result<(), String>;
+    /// The container's process ended with this exit code.
+    fn exited(&mut self, code: i32);
 }
 
 const NS_FLAGS: libc::c_int = libc::CLONE_NEWUSER
@@ -106,15 +155,16 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
     let mut binds = Vec::new();
     let mut roots = Vec::new();
     for g in &spec.policy.grants {
-        let meta = std::fs::symlink_metadata(&g.path)
-            .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.path.display())))?;
-        let c = CString::new(g.path.as_os_str().as_bytes())
+        let meta = std::fs::symlink_metadata(g.host())
+            .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.host().display())))?;
+        let c = CString::new(g.host().as_os_str().as_bytes())
             .map_err(|_| SandboxError::Setup("NUL in path".into()))?;
         if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&g.path)
-                .map_err(|e| SandboxError::Setup(format!("{}: {e}", g.path.display())))?;
+            let target = std::fs::read_link(g.host())
+                .map_err(|e| SandboxError::Setup(format!("{}: {e}", g.host().display())))?;
             binds.push(Bind {
                 path: g.path.clone(),
+                host: g.host().to_path_buf(),
                 exec: g.exec,
                 symlink: Some(target),
                 is_dir: false,
@@ -123,28 +173,31 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
         }
         drop(c);
         roots.push(gofer::Grant {
-            path: g.path.clone(),
+            path: g.host().to_path_buf(),
             writable: g.write,
             exec: g.exec,
         });
         binds.push(Bind {
             path: g.path.clone(),
+            host: g.host().to_path_buf(),
             exec: g.exec,
             symlink: None,
             is_dir: meta.is_dir(),
         });
     }
+    // A literal deny inside a grant that exists on the host (under the grant's host path) is masked in the view.
     let masks = spec
         .policy
         .literal_denies()
-        .filter(|p| {
-            spec.policy
+        .filter_map(|p| {
+            let g = spec
+                .policy
                 .grants
                 .iter()
-                .any(|g| p.starts_with(&g.path) && p != &g.path)
-        })
-        .filter_map(|p| {
-            std::fs::symlink_metadata(p)
+                .filter(|g| p.starts_with(&g.path) && p != g.path)
+                .max_by_key(|g| g.path.as_os_str().len())?;
+            let host = g.host().join(p.strip_prefix(&g.path).ok()?);
+            std::fs::symlink_metadata(host)
                 .ok()
                 .map(|m| (p.to_path_buf(), m.is_dir()))
         })
@@ -174,6 +227,14 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             } else {
                 vec![]
             },
+            scratch: spec.policy.scratch.clone(),
+            hidden: spec
+                .container
+                .as_ref()
+                .map(|c| c.hidden.clone())
+                .unwrap_or_default(),
+            sysfs: spec.container.as_ref().and_then(|c| c.sysfs.clone()),
+            container: None,
         },
         roots,
     ))
@@ -206,7 +267,9 @@ fn write_id_maps(pid: libc::pid_t) -> Result<(), SandboxError> {
 pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let ptrace = spec.platform == crate::platform::Choice::Ptrace;
     preflight(ptrace)?;
-    let interactive = tty::Terminal::wanted();
+    let container = spec.container.is_some();
+    // A container's terminal is the console socket's business, never the caller's.
+    let interactive = !container && tty::Terminal::wanted();
     spec.policy.ptys = true;
     if let Some(d) = spec.policy.controls.limits.disk {
         // The disk budget bounds the private tmpfs too.
@@ -219,14 +282,33 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
     // Announce the delegation endpoint (see `delegate`); there is none in the host's network namespace.
     spec.env
-        .retain(|v| !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
-    if spec.policy.net.mode != Mode::Host {
+        .retain(|v| container || !v.as_bytes().starts_with(b"SENTRY_SOCKET="));
+    if spec.policy.net.mode != Mode::Host && !container {
         if let Ok(e) = CString::new(format!("SENTRY_SOCKET={}", delegate::ENDPOINT_SHOWN)) {
             spec.env.push(e);
         }
     }
     let (mut plan, roots) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
+    plan.container = spec.container.as_mut().map(|c| std::mem::take(&mut c.plan));
+    if let Some(c) = plan.container.as_mut() {
+        // Spawning into a running container needs the one listener the spawner shares: seccomp only.
+        c.spawner = !ptrace;
+    }
+    // A pod's network namespace (made by containerd and CNI): joined while the sentry is still single-threaded and
+    // before the sandbox's user namespace exists, so the sandbox lives in it and the sentry's mediated connects leave
+    // from it.
+    if let Some(ns) = spec.container.as_ref().and_then(|c| c.netns.as_ref()) {
+        let f = std::fs::File::open(ns)
+            .map_err(|e| SandboxError::Setup(format!("network namespace {}: {e}", ns.display())))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            SandboxError::Setup(format!(
+                "join network namespace {}: {}",
+                ns.display(),
+                e.desc()
+            ))
+        })?;
+    }
     // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
     // a host file of the sandbox's after this.
     let gofer = Arc::new(
@@ -242,7 +324,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("socketpair"))?;
 
     // The sentry is single-threaded up to here, which makes the fork in the clone safe.
-    let ns_flags = if spec.policy.net.mode == Mode::Host {
+    let joined_netns = spec.container.as_ref().is_some_and(|c| c.netns.is_some());
+    let ns_flags = if spec.policy.net.mode == Mode::Host || joined_netns {
         // `--net host`: the host's network namespace; every connect is decided and performed by the sentry.
         NS_FLAGS & !libc::CLONE_NEWNET
     } else {
@@ -306,11 +389,21 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     } else {
         None
     };
-    let slave = term
+    let mut slave = term
         .as_ref()
         .map(tty::Terminal::slave)
         .transpose()
         .map_err(|e| fail(host("terminal")(e)))?;
+    // A container with `terminal: true`: a pty of the sandbox's devpts, its master sent to the console socket.
+    let mut console_path = None;
+    if let Some(sock) = spec.container.as_ref().and_then(|c| c.console.as_ref()) {
+        let (master, s, path) =
+            tty::pty_pair(view_root.as_fd()).map_err(|e| fail(host("console pty")(e)))?;
+        tty::send_console(sock.as_fd(), &path, master.as_fd())
+            .map_err(|e| fail(host("send the pty to the console socket")(e)))?;
+        slave = Some(s);
+        console_path = Some(path);
+    }
     proto::send(ours.as_fd(), &Msg::Viewed, slave.as_ref().map(AsFd::as_fd))
         .map_err(|e| fail(host("start sandbox")(e)))?;
     drop(slave);
@@ -338,7 +431,13 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     } else {
         None
     };
-    let listener = match proto::recv(ours.as_fd()) {
+    let mut spawner = None;
+    let mut next = proto::recv(ours.as_fd());
+    if let Ok((Msg::Spawner, Some(fd))) = next {
+        spawner = Some(fd);
+        next = proto::recv(ours.as_fd());
+    }
+    let listener = match next {
         Ok((Msg::Filtered, _)) if tracer.is_some() => {
             proto::send(ours.as_fd(), &Msg::Ack, None)
                 .map_err(|e| fail(host("start sandbox")(e)))?;
@@ -387,13 +486,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         )
         .map_err(host("private tmpfs"))
     };
-    for (path, sub) in [("/tmp", "tmp"), ("/dev/shm", "dev/shm")] {
-        let dir = tmp_root(sub).map_err(&fail)?;
+    for path in &spec.policy.scratch {
+        let sub = path.strip_prefix("/").unwrap_or(path).to_string_lossy();
+        let dir = tmp_root(&sub).map_err(&fail)?;
         let id = gofer
             .add_root(dir.as_fd())
             .map_err(|e| fail(host("hand the private tmpfs to the gofer")(e)))?;
         mounts.push(Box::new(GoferMount::new(
-            PathBuf::from(path),
+            path.clone(),
             id,
             true,
             Arc::clone(&gofer),
@@ -426,7 +526,10 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     };
     spec.audit
         .strace_note(&format!("sentry: platform {}", platform.name()));
-    let tty_path = term.as_ref().map(|t| t.slave_path().to_path_buf());
+    let tty_path = term
+        .as_ref()
+        .map(|t| t.slave_path().to_path_buf())
+        .or(console_path);
     spec.audit.lifecycle(
         "sandbox_start",
         serde_json::json!({
@@ -490,6 +593,27 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         delegate::serve(Arc::clone(&kernel), ep, budget_start);
     }
     let agent = agent_pid(child);
+    let mut events = spec.container.take().map(|c| c.events);
+    if let Some(ev) = events.as_mut() {
+        let held = ours
+            .try_clone()
+            .map_err(|_| Errno::EMFILE)
+            .and_then(|ctl| {
+                Ok(Held {
+                    ctl,
+                    spawner: spawner.take(),
+                    view_root: kernel
+                        .vfs
+                        .view_root()
+                        .try_clone_to_owned()
+                        .map_err(|_| Errno::EMFILE)?,
+                    init: child,
+                    agent: agent.ok_or(Errno::ESRCH)?,
+                })
+            })
+            .map_err(|e| fail(host("hold the container")(e)))?;
+        ev.created(held).map_err(|e| fail(SandboxError::Setup(e)))?;
+    }
     let monitor = budget.start(Arc::clone(&kernel), child, agent);
     let status = main_loop(&kernel, child, agent, &ours, &sigfd, term.as_ref(), &gofer);
     // Delegated children end with their parent, before its cgroups (which hold theirs) are removed.
@@ -513,6 +637,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         eprintln!(
             "sentry: the gofer (the host file server) failed: {why}; the sandbox was stopped"
         );
+        if let Some(ev) = events.as_mut() {
+            ev.exited(GOFER_FAILED);
+        }
         return Ok(GOFER_FAILED);
     }
     match gofer.stats() {
@@ -541,6 +668,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     }
     gofer.stop();
     let code = exit_code(status);
+    if let Some(ev) = events.as_mut() {
+        ev.exited(code);
+    }
     kernel.audit.lifecycle(
         "sandbox_exit",
         serde_json::json!({ "exit_code": code, "wait_status": status }),
@@ -548,7 +678,8 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     if let Some(s) = kernel.audit.summary_text() {
         eprintln!("{s}");
     }
-    if code != 0 && kernel.audit.denied_total() > 0 {
+    // A container's stderr is its own (the logs an orchestrator keeps): the audit log says what was denied.
+    if code != 0 && kernel.audit.denied_total() > 0 && !container {
         if let Some(first) = kernel.audit.first_denial() {
             eprintln!(
                 "sentry: note: {} request(s) were denied by policy (first: {first}); --strace or --audit FILE shows them all",

@@ -38,6 +38,10 @@ pub enum Msg {
     /// child → sentry (`--net sandbox`, before `Mounted`, once per socket): the resolver's UDP socket and TCP listener,
     /// bound in the sandbox's namespace.
     Resolver,
+    /// agent → sentry (OCI containers, before the filter): the spawner's socket (see `spawner`).
+    Spawner,
+    /// sentry → agent (OCI containers held by `sentry create`): exec now (`sentry start`).
+    Start,
 }
 
 fn encode(m: &Msg) -> Vec<u8> {
@@ -53,6 +57,8 @@ fn encode(m: &Msg) -> Vec<u8> {
         Msg::Exited(s) => [&b"X"[..], &s.to_le_bytes()].concat(),
         Msg::Error(e) => [&b"E"[..], e.as_bytes()].concat(),
         Msg::Resolver => b"R".to_vec(),
+        Msg::Spawner => b"P".to_vec(),
+        Msg::Start => b"T".to_vec(),
     }
 }
 
@@ -69,6 +75,8 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
         b"S" => Ok(Msg::Seize),
         b"F" => Ok(Msg::Filtered),
         b"R" => Ok(Msg::Resolver),
+        b"P" => Ok(Msg::Spawner),
+        b"T" => Ok(Msg::Start),
         [b'X', s @ ..] if s.len() == 4 => {
             Ok(Msg::Exited(i32::from_le_bytes([s[0], s[1], s[2], s[3]])))
         }
@@ -162,6 +170,8 @@ mod tests {
             Msg::Exited(-3),
             Msg::Error("x y".into()),
             Msg::Resolver,
+            Msg::Spawner,
+            Msg::Start,
         ] {
             assert_eq!(decode(&encode(&m)).expect("decodes"), m);
         }

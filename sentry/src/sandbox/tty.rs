@@ -76,6 +76,41 @@ impl Drop for Terminal {
     }
 }
 
+/// A pty of the sandbox's devpts (reached through the view's root): (master, slave, the slave's sandbox path).
+pub fn pty_pair(view_root: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd, PathBuf), Errno> {
+    let master = crate::sys::openat2(
+        view_root,
+        c"dev/pts/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        0,
+        crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_SYMLINKS,
+    )?;
+    let (slave, n) = crate::sys::pty_peer(master.as_fd())?;
+    Ok((master, slave, PathBuf::from(format!("/dev/pts/{n}"))))
+}
+
+/// Sends a pty master over a console socket, as runc does for `--console-socket`: one message whose data is the
+/// terminal's name and whose one SCM_RIGHTS fd is the master.
+pub fn send_console(
+    sock: BorrowedFd<'_>,
+    name: &Path,
+    master: BorrowedFd<'_>,
+) -> Result<(), Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let data = name.as_os_str().as_bytes();
+    let iov = [std::io::IoSlice::new(data)];
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+}
+
 /// Copies stdin → master and master → stdout.
 pub struct Relay<'t> {
     t: &'t Terminal,
