@@ -151,9 +151,11 @@ pub fn preflight(ptrace: bool) -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
+/// The plan, the gofer's roots (host paths), and each root's path in the sandbox (an OCI rootfs is at `/`).
+fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxError> {
     let mut binds = Vec::new();
     let mut roots = Vec::new();
+    let mut root_paths = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(g.host())
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.host().display())))?;
@@ -172,6 +174,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             continue;
         }
         drop(c);
+        root_paths.push(g.path.clone());
         roots.push(gofer::Grant {
             path: g.host().to_path_buf(),
             writable: g.write,
@@ -237,6 +240,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>), SandboxError> {
             container: None,
         },
         roots,
+        root_paths,
     ))
 }
 
@@ -288,7 +292,17 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             spec.env.push(e);
         }
     }
-    let (mut plan, roots) = plan(&spec)?;
+    let (mut plan, roots, root_paths) = plan(&spec)?;
+    // What the view serves itself, even under a mount at `/` (an OCI rootfs): the kernel filesystems, masked and
+    // hidden paths, overlaid files.
+    let view_served: Vec<PathBuf> = ["/proc", "/dev", "/sys"]
+        .iter()
+        .map(PathBuf::from)
+        .chain(plan.sysfs.iter().cloned())
+        .chain(plan.hidden.iter().cloned())
+        .chain(plan.masks.iter().map(|(p, _)| p.clone()))
+        .chain(plan.overlays.iter().map(|(p, _)| p.clone()))
+        .collect();
     plan.rlimits.clone_from(&budget.rlimits);
     plan.container = spec.container.as_mut().map(|c| std::mem::take(&mut c.plan));
     if let Some(c) = plan.container.as_mut() {
@@ -463,12 +477,14 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
+    // A mount is found by the agent's (sandbox) path; the gofer root behind it is the host path.
     let mut mounts: Vec<Box<dyn Mount>> = roots
         .iter()
+        .zip(&root_paths)
         .zip(0..)
-        .map(|(g, id)| {
+        .map(|((g, path), id)| {
             Box::new(GoferMount::new(
-                g.path.clone(),
+                path.clone(),
                 id,
                 g.writable,
                 Arc::clone(&gofer),
@@ -559,7 +575,7 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let kernel = Arc::new(Kernel {
         platform,
         policy: spec.policy,
-        vfs: Vfs::new(view_root, mounts, tty_path),
+        vfs: Vfs::new(view_root, mounts, tty_path).with_view_served(view_served),
         audit: spec.audit,
         pool: Default::default(),
     });

@@ -34,6 +34,9 @@ pub struct Vfs {
     mounts: Vec<Box<dyn Mount>>,
     /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
     pub tty: Option<PathBuf>,
+    /// Paths the view itself serves (/proc, /dev, /sys, masked paths, overlays) even when a mount lies above them
+    /// (an OCI rootfs is a mount at `/`): not the mount's.
+    view_served: Vec<PathBuf>,
 }
 
 /// `/a/b` → `a/b`, `/` → `.`: a path relative to the view root.
@@ -62,7 +65,14 @@ impl Vfs {
             view_root,
             mounts,
             tty,
+            view_served: Vec::new(),
         }
+    }
+
+    /// Marks paths the view serves itself (see `view_served`).
+    pub fn with_view_served(mut self, paths: Vec<PathBuf>) -> Self {
+        self.view_served = paths;
+        self
     }
 
     pub fn view_root(&self) -> BorrowedFd<'_> {
@@ -71,11 +81,17 @@ impl Vfs {
 
     /// The innermost mount containing `path`, and the path relative to it.
     pub fn mount_for<'p>(&self, path: &'p Path) -> Option<(&dyn Mount, &'p Path)> {
-        self.mounts.iter().find_map(|m| {
+        let (m, rel) = self.mounts.iter().find_map(|m| {
             path.strip_prefix(m.path())
                 .ok()
                 .map(|rel| (m.as_ref(), rel))
-        })
+        })?;
+        // Below the mount's root but at or under a path the view serves: the view's, not the mount's.
+        let served = self
+            .view_served
+            .iter()
+            .any(|v| path.starts_with(v) && v.starts_with(m.path()) && v.as_path() != m.path());
+        (!served).then_some((m, rel))
     }
 
     /// The innermost mount containing `path` when the agent may write there (None: the path is read-only).
