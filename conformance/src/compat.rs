@@ -355,8 +355,14 @@ mod tests {
     fn regeneration_keeps_the_handwritten_tail() {
         let old = format!("# old table\n\n{HANDWRITTEN_MARKER}\n\n## OCI\n\nkept\n");
         let new = keep_handwritten("# new table\n".to_owned(), Some(&old));
-        assert_eq!(new, format!("# new table\n\n{HANDWRITTEN_MARKER}\n\n## OCI\n\nkept\n"));
-        assert_eq!(keep_handwritten("# t\n".to_owned(), Some("# old\n")), "# t\n");
+        assert_eq!(
+            new,
+            format!("# new table\n\n{HANDWRITTEN_MARKER}\n\n## OCI\n\nkept\n")
+        );
+        assert_eq!(
+            keep_handwritten("# t\n".to_owned(), Some("# old\n")),
+            "# t\n"
+        );
         assert_eq!(keep_handwritten("# t\n".to_owned(), None), "# t\n");
     }
 }
