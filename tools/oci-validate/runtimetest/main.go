@@ -362,8 +362,9 @@ func checkMaskedPaths(spec *rspec.Spec) {
 	for _, p := range spec.Linux.MaskedPaths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			// A masked path that does not exist is fine (nothing to read), the spec masks only what is there.
-			t.Ok(os.IsNotExist(err), fmt.Sprintf("maskedPaths %s: absent or masked (%v)", p, err))
+			// Absent (nothing to read) or refused outright: either way the container cannot read it.
+			_, rerr := ioutil.ReadFile(p)
+			t.Ok(os.IsNotExist(err) || rerr != nil, fmt.Sprintf("maskedPaths %s: absent or unreadable (stat: %v, read: %v)", p, err, rerr))
 			continue
 		}
 		if fi.IsDir() {
@@ -385,10 +386,55 @@ func checkReadonlyPaths(spec *rspec.Spec) {
 			t.Ok(os.IsNotExist(err), fmt.Sprintf("readonlyPaths %s: absent or read-only (%v)", p, err))
 			continue
 		}
-		// The mount flag decides (access(W_OK) checks permissions first: /proc/sys answers EACCES before EROFS).
+		// A read-only mount (statfs ST_RDONLY) passes; otherwise a write must be refused (access(W_OK) checks
+		// permissions first: /proc/sys answers EACCES before EROFS, so it proves nothing).
 		ro, err := mountReadonly(p)
-		t.Ok(err == nil && ro, fmt.Sprintf("readonlyPaths %s: mounted read-only (statfs: ro=%v, %v)", p, ro, err))
+		if err == nil && ro {
+			t.Ok(true, fmt.Sprintf("readonlyPaths %s: mounted read-only", p))
+			continue
+		}
+		perr := writeProbe(p)
+		t.Ok(perr != nil, fmt.Sprintf("readonlyPaths %s: not a read-only mount (statfs: %v), so a write must fail (got %v)", p, err, perr))
 	}
+}
+
+// writeProbe tries to write at p without changing anything that matters: a regular file is opened O_WRONLY|O_APPEND
+// and closed unwritten (under a directory: its first regular file, /proc/sys's kernel/hostname, namespaced); an empty
+// directory gets a probe file, removed again. nil: the write would have been possible.
+func writeProbe(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	target := p
+	if fi.IsDir() {
+		target = ""
+		if p == "/proc/sys" {
+			target = "/proc/sys/kernel/hostname"
+		} else if ents, err := ioutil.ReadDir(p); err == nil {
+			for _, e := range ents {
+				if e.Mode().IsRegular() {
+					target = filepath.Join(p, e.Name())
+					break
+				}
+			}
+		}
+		if target == "" {
+			probe := filepath.Join(p, ".runtimetest-probe")
+			f, err := os.OpenFile(probe, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			os.Remove(probe)
+			return nil
+		}
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func checkSysctl(spec *rspec.Spec) {

@@ -544,3 +544,36 @@ func ListIDs() ([]string, error) {
 	}
 	return ids, nil
 }
+
+// ContainerPids runs `ps --format json` (the host pids of the container's processes).
+func ContainerPids(id string) ([]int, error) {
+	o, e, err := Command("ps", "--format", "json", id)
+	if err != nil {
+		return nil, wrap("ps", o, e, err)
+	}
+	var pids []int
+	if err := json.Unmarshal(o, &pids); err != nil {
+		return nil, fmt.Errorf("ps --format json: %v: %q", err, string(o))
+	}
+	return pids, nil
+}
+
+// ContainerProcess is the container's first process as the host sees it: the lowest pid `ps` lists (runc's init is
+// state.pid; a sandboxing runtime may report a monitor as state.pid instead), or state.pid when ps gives nothing.
+func ContainerProcess(r *Runtime) (int, error) {
+	pids, err := ContainerPids(r.ID)
+	if err == nil && len(pids) > 0 {
+		min := pids[0]
+		for _, p := range pids {
+			if p < min {
+				min = p
+			}
+		}
+		return min, nil
+	}
+	st, serr := r.State()
+	if serr != nil {
+		return 0, serr
+	}
+	return st.Pid, nil
+}

@@ -39,14 +39,14 @@ func main() {
 	}
 	defer r.Clean()
 	if err := r.Create(); t.Check(err, "create (new namespaces)") {
-		st, err := r.State()
-		if t.Check(err, "state") {
+		pid, err := util.ContainerProcess(r)
+		if t.Check(err, "find the container's process (ps)") {
 			asked := map[string]bool{}
 			for _, ns := range g.Config.Linux.Namespaces {
 				asked[string(ns.Type)] = true
 			}
 			for kind, file := range kinds {
-				in, host := nsID(st.Pid, file), nsID(self, file)
+				in, host := nsID(pid, file), nsID(self, file)
 				if asked[kind] {
 					t.Spec(in != host, specerror.NSNewNSWithoutPath, fmt.Sprintf("%s namespace is new (%s vs host %s)", kind, in, host))
 				} else {
@@ -56,7 +56,8 @@ func main() {
 		}
 	}
 
-	// 2. A path: join the namespaces a host process holds.
+	// 2. A path: join the namespaces a host process holds — the network alone (how CNI hands a pod its network),
+	// then uts and ipc.
 	holder := exec.Command("unshare", "--net", "--uts", "--ipc", "sleep", "600")
 	holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := holder.Start(); !t.Check(err, "start a namespace holder (unshare --net --uts --ipc sleep)") {
@@ -67,30 +68,39 @@ func main() {
 	for i := 0; i < 100 && nsID(hp, "net") == nsID(self, "net"); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	g2 := util.DefaultGenerator()
-	g2.SetProcessArgs([]string{"/bin/sleep", "600"})
-	for kind, file := range map[string]string{"network": "net", "uts": "uts", "ipc": "ipc"} {
-		if err := g2.AddOrReplaceLinuxNamespace(kind, fmt.Sprintf("/proc/%d/ns/%s", hp, file)); err != nil {
-			util.Fatal(err)
-		}
-	}
-	r2 := util.NewContainer(t, "ns-path", g2)
-	if r2 == nil {
-		return
-	}
-	defer r2.Clean()
-	if err := r2.Create(); t.Check(err, "create (namespaces by path)") {
-		if err := r2.Start(); t.Check(err, "start") {
-			st, err := r2.WaitState("running", 10*time.Second)
-			if t.Check(err, "running") {
-				for _, file := range []string{"net", "uts", "ipc"} {
-					in, want := nsID(st.Pid, file), nsID(hp, file)
-					t.Spec(in == want, specerror.NSProcInPath, fmt.Sprintf("%s namespace joined by path (%s vs holder %s)", file, in, want))
-				}
-				in, host := nsID(st.Pid, "pid"), nsID(self, "pid")
-				t.Ok(in != host, "pid namespace (no path) is still new")
+	for _, set := range [][]string{{"network"}, {"uts", "ipc"}} {
+		g2 := util.DefaultGenerator()
+		g2.SetProcessArgs([]string{"/bin/sleep", "600"})
+		for _, kind := range set {
+			if err := g2.AddOrReplaceLinuxNamespace(kind, fmt.Sprintf("/proc/%d/ns/%s", hp, kinds[kind])); err != nil {
+				util.Fatal(err)
 			}
 		}
+		name := fmt.Sprintf("ns-path-%v", set)
+		r2 := util.NewContainer(t, "ns-path", g2)
+		if r2 == nil {
+			return
+		}
+		defer r2.Clean()
+		if err := r2.Create(); !t.Check(err, fmt.Sprintf("create (%v namespace by path)", set)) {
+			continue
+		}
+		if err := r2.Start(); !t.Check(err, "start "+name) {
+			continue
+		}
+		if _, err := r2.WaitState("running", 10*time.Second); !t.Check(err, name+" running") {
+			continue
+		}
+		pid, err := util.ContainerProcess(r2)
+		if !t.Check(err, "find the container's process (ps)") {
+			continue
+		}
+		for _, kind := range set {
+			in, want := nsID(pid, kinds[kind]), nsID(hp, kinds[kind])
+			t.Spec(in == want, specerror.NSProcInPath, fmt.Sprintf("%s namespace joined by path (%s vs holder %s)", kind, in, want))
+		}
+		in, host := nsID(pid, "pid"), nsID(self, "pid")
+		t.Ok(in != host, "pid namespace (no path) is still new")
 	}
 
 	// 3. A path of the wrong type.

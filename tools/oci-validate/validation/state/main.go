@@ -48,6 +48,13 @@ func main() {
 	st, err = r.WaitState("running", 10*time.Second)
 	t.Check(err, "state.status is running after start")
 	t.Ok(st.Pid > 0 && util.ProcessAlive(st.Pid), fmt.Sprintf("state.pid of the running container is alive (%d)", st.Pid))
+	pids, err := util.ContainerPids(r.ID)
+	found := false
+	for _, p := range pids {
+		found = found || p == st.Pid
+	}
+	t.Spec(err == nil && found, specerror.QueryStateImplement,
+		fmt.Sprintf("state.pid %d is the container's process: ps lists it (ps: %v, %v)", st.Pid, pids, err))
 	if err := r.Kill("KILL"); !t.Check(err, "kill KILL") {
 		return
 	}
