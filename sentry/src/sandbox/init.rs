@@ -415,7 +415,9 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
                     false,
                 ));
-                keep.push((pts, sys::MOUNT_ATTR_RDONLY));
+                // An OCI rootfs bound at `/` spreads ro|nosuid|nodev onto the devpts below it: nodev would make
+                // its ptmx unopenable (the console socket's pty, and every pty the agent opens).
+                keep.push((pts, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV));
             }
             Layer::Proc => {
                 let at = mountpoint(base_fd()?.as_fd(), Path::new("/proc"), true)?;
