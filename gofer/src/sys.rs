@@ -214,7 +214,17 @@ pub fn mount_flags(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
 
 /// Drops every capability: bounding set, ambient set, then effective/permitted/inheritable.
 pub fn drop_all_caps() -> Result<(), Errno> {
+    drop_caps_except(&[])
+}
+
+/// Drops every capability but `keep` (numbers, below 32) from the bounding, effective and permitted sets; clears
+/// the ambient and inheritable sets. Without CAP_SETPCAP the bounding set stays as it is (it only limits what an
+/// exec could gain, and no_new_privs already forbids gaining anything).
+pub fn drop_caps_except(keep: &[u32]) -> Result<(), Errno> {
     for cap in 0..64 {
+        if keep.contains(&cap) {
+            continue;
+        }
         // SAFETY: integer arguments only; EINVAL past the last capability the kernel knows is expected.
         let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
         if rc != 0 && Errno::last() == Errno::EINVAL {
@@ -247,10 +257,14 @@ pub fn drop_all_caps() -> Result<(), Errno> {
         version: 0x2008_0522,
         pid: 0,
     };
+    let bits = keep
+        .iter()
+        .filter(|c| **c < 32)
+        .fold(0u32, |b, c| b | (1 << c));
     let data = [
         Data {
-            effective: 0,
-            permitted: 0,
+            effective: bits,
+            permitted: bits,
             inheritable: 0,
         },
         Data {

@@ -9,9 +9,9 @@ use nix::errno::Errno;
 
 use gofer::sys::owned;
 pub use gofer::sys::{
-    attach, attach_at, clone_tree, close_from, close_from_except, drop_all_caps, exit_now,
-    fork_into_namespaces, fstatat, fstatfs, mount_flags, mount_setattr, new_fs, open_abs, openat2,
-    own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
+    attach, attach_at, clone_tree, close_from, close_from_except, drop_all_caps, drop_caps_except,
+    exit_now, fork_into_namespaces, fstatat, fstatfs, mount_flags, mount_setattr, new_fs, open_abs,
+    openat2, own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
     MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE,
     RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
@@ -171,6 +171,18 @@ pub fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), Errn
     Errno::result(unsafe { libc::ioctl(from.as_raw_fd(), libc::TIOCGWINSZ, &raw mut ws) })?;
     // SAFETY: live fd; `ws` initialised by the call above.
     Errno::result(unsafe { libc::ioctl(to.as_raw_fd(), libc::TIOCSWINSZ, &raw const ws) }).map(drop)
+}
+
+/// TIOCSWINSZ: a terminal's size.
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), Errno> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: live fd; `ws` is an initialised winsize alive for the call.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &raw const ws) }).map(drop)
 }
 
 /// execve(2) that returns only on failure.

@@ -42,6 +42,57 @@ pub struct Prepared {
     pub audit: Option<PathBuf>,
     pub platform: crate::platform::Choice,
     pub oci_version: String,
+    /// linux.cgroupsPath, as a path below each hierarchy's root.
+    pub cgroup_path: Option<PathBuf>,
+}
+
+/// linux.cgroupsPath as a directory below each cgroup hierarchy's root. The cgroupfs form (`/a/b`) is taken as
+/// written; the systemd form (`slice:prefix:name`, with --systemd-cgroup) is spelled out as systemd would place it
+/// (`a-b.slice` → `a.slice/a-b.slice`, unit `prefix-name.scope`), made directly rather than through D-Bus. A relative
+/// path is below the runtime's own cgroup in runc; capvisor puts it below the root (a supervisor lives in the shim's
+/// cgroup, which is not the container's place).
+pub fn cgroup_path(raw: &str, systemd: bool) -> Result<PathBuf, String> {
+    let parts: Vec<&str> = raw.split(':').collect();
+    if systemd || (parts.len() == 3 && !raw.starts_with('/')) {
+        let [slice, prefix, name] = parts.as_slice() else {
+            return Err(format!(
+                "cgroupsPath {raw:?}: want slice:prefix:name with --systemd-cgroup"
+            ));
+        };
+        let slice = if slice.is_empty() {
+            "system.slice"
+        } else {
+            slice
+        };
+        let mut p = PathBuf::from("/");
+        if slice != "-.slice" {
+            let stem = slice
+                .strip_suffix(".slice")
+                .ok_or_else(|| format!("cgroupsPath {raw:?}: {slice} is not a slice"))?;
+            let mut acc = String::new();
+            for part in stem.split('-') {
+                if !acc.is_empty() {
+                    acc.push('-');
+                }
+                acc.push_str(part);
+                p.push(format!("{acc}.slice"));
+            }
+        }
+        let unit = if name.ends_with(".slice") {
+            (*name).to_string()
+        } else if prefix.is_empty() {
+            format!("{name}.scope")
+        } else {
+            format!("{prefix}-{name}.scope")
+        };
+        p.push(unit);
+        return Ok(p);
+    }
+    let p = lexical(Path::new(&format!("/{}", raw.trim_start_matches('/'))));
+    if p == Path::new("/") {
+        return Err(format!("cgroupsPath {raw:?} names the root cgroup"));
+    }
+    Ok(p)
 }
 
 /// One hook: what runc runs, with the state on stdin.
@@ -198,7 +249,7 @@ fn list(annotations: &BTreeMap<String, String>, key: &str) -> Vec<String> {
 }
 
 /// Reads and maps `bundle/config.json`. Every refusal names the field.
-pub fn load(bundle: &Path) -> Result<Prepared, String> {
+pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let path = bundle.join("config.json");
@@ -430,13 +481,6 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
             .map_err(bad)?;
         }
     }
-    b.apply(&o).map_err(bad)?;
-    let mut policy = b.build();
-    policy.controls.control = annotations.get("dev.capvisor.control").map(PathBuf::from);
-    policy.scratch = scratch;
-    policy.view_ro = view_ro;
-    policy.tmp_size = policy.tmp_size.min(1 << 30);
-
     let hidden: Vec<PathBuf> = linux
         .masked_paths()
         .as_deref()
@@ -444,6 +488,26 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
         .iter()
         .map(|p| lexical(Path::new(p)))
         .collect();
+    // A masked path in the rootfs (not /proc or /sys, which the sentry serves) is also refused by rule: the gofer
+    // holds the rootfs whole, and only a rule keeps it from serving what the view hides.
+    for h in &hidden {
+        if !(h.starts_with("/proc") || h.starts_with("/sys")) {
+            b.deny(
+                &h.to_string_lossy(),
+                nix::errno::Errno::EACCES,
+                crate::policy::DenyScope::All,
+                "maskedPaths",
+            )
+            .map_err(bad)?;
+        }
+    }
+
+    b.apply(&o).map_err(bad)?;
+    let mut policy = b.build();
+    policy.controls.control = annotations.get("dev.capvisor.control").map(PathBuf::from);
+    policy.scratch = scratch;
+    policy.view_ro = view_ro;
+    policy.tmp_size = policy.tmp_size.min(1 << 30);
 
     let user = process.user();
     let mut rlimits = Vec::new();
@@ -462,6 +526,11 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
         }
         None => Hooks::default(),
     };
+    let cgroup_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| cgroup_path(&p.to_string_lossy(), systemd_cgroup))
+        .transpose()?;
     let platform = match annotations.get("dev.capvisor.platform").map(String::as_str) {
         None | Some("auto") => crate::platform::resolve(crate::platform::Choice::Auto),
         Some("seccomp") => crate::platform::Choice::Seccomp,
@@ -510,5 +579,30 @@ pub fn load(bundle: &Path) -> Result<Prepared, String> {
         platform,
         oci_version,
         policy,
+        cgroup_path,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroups_path_forms() {
+        assert_eq!(
+            cgroup_path("/default/c1", false).expect("fs"),
+            Path::new("/default/c1")
+        );
+        assert_eq!(cgroup_path("k8s/../x", false).expect("fs"), Path::new("/x"));
+        assert_eq!(
+            cgroup_path("kubepods-besteffort-pod12.slice:cri-containerd:abc", true).expect("systemd"),
+            Path::new("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice/cri-containerd-abc.scope")
+        );
+        assert_eq!(
+            cgroup_path(":cri:abc", true).expect("default slice"),
+            Path::new("/system.slice/cri-abc.scope")
+        );
+        assert!(cgroup_path("/", false).is_err());
+        assert!(cgroup_path("a:b", true).is_err());
+    }
 }

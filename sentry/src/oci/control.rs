@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,8 +16,8 @@ use std::time::Duration;
 use clap::Args;
 use nix::errno::Errno;
 use nix::sys::socket::{
-    accept4, bind, connect, getsockopt, listen, recvmsg, sendmsg, socket, sockopt, AddressFamily,
-    Backlog, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+    accept4, bind, connect, getsockopt, listen, socket, sockopt, AddressFamily, Backlog, SockFlag,
+    SockType, UnixAddr,
 };
 
 use super::config::{Hook, Hooks};
@@ -74,7 +73,8 @@ pub fn connect_console(p: &Path) -> Result<OwnedFd, String> {
     Ok(s)
 }
 
-fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
+/// A new SOCK_SEQPACKET socket and the address of `<dir>/ctl.sock`.
+fn ctl_socket(dir: &Path) -> Result<(OwnedFd, UnixAddr), String> {
     let d = open_dir(dir)?;
     let s = socket(
         AddressFamily::Unix,
@@ -84,6 +84,11 @@ fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
     )
     .map_err(|e| format!("control socket: {}", e.desc()))?;
     let addr = UnixAddr::new(&short_path(&d, "ctl.sock")).map_err(|e| e.desc().to_string())?;
+    Ok((s, addr))
+}
+
+fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
+    let (s, addr) = ctl_socket(dir)?;
     connect(s.as_raw_fd(), &addr).map_err(|e| {
         format!(
             "the container's supervisor does not answer ({}): is it still running?",
@@ -98,47 +103,12 @@ fn send_json(
     v: &serde_json::Value,
     fds: &[BorrowedFd<'_>],
 ) -> Result<(), Errno> {
-    let data = v.to_string().into_bytes();
-    let iov = [IoSlice::new(&data)];
-    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    let cmsg: Vec<ControlMessage<'_>> = if raw.is_empty() {
-        vec![]
-    } else {
-        vec![ControlMessage::ScmRights(&raw)]
-    };
-    sendmsg::<()>(s.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+    proto::send_fds(s, v.to_string().as_bytes(), fds)
 }
 
 fn recv_json(s: BorrowedFd<'_>) -> Result<(serde_json::Value, Vec<OwnedFd>), Errno> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let (n, fds) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = loop {
-            match recvmsg::<()>(
-                s.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
-            }
-        };
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
-            if let ControlMessageOwned::ScmRights(raw) = c {
-                for f in raw {
-                    fds.push(crate::sys::own_fd(f)?);
-                }
-            }
-        }
-        (msg.bytes, fds)
-    };
-    if n == 0 {
-        return Err(Errno::ECONNRESET);
-    }
-    let v = serde_json::from_slice(&buf[..n]).map_err(|_| Errno::EPROTO)?;
+    let (data, fds) = proto::recv_fds(s, 256 * 1024)?;
+    let v = serde_json::from_slice(&data).map_err(|_| Errno::EPROTO)?;
     Ok((v, fds))
 }
 
@@ -268,7 +238,8 @@ impl crate::sandbox::Supervisor for Supervisor {
             .spawn(move || serve(&listener, &shared, &hooks, &log))
             .map_err(|e| format!("control thread: {e}"))?;
         if self.foreground {
-            start_held(&self.shared, &self.hooks)?;
+            // Not held (`sentry run`): it is already on its way to exec.
+            start_held(&self.shared, &self.hooks, false)?;
         }
         if let Some(r) = self.ready.take() {
             let _ = nix::unistd::write(r.as_fd(), b"ok\n");
@@ -287,15 +258,7 @@ impl crate::sandbox::Supervisor for Supervisor {
 }
 
 fn bind_ctl(dir: &Path) -> Result<OwnedFd, String> {
-    let d = open_dir(dir)?;
-    let s = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| format!("control socket: {}", e.desc()))?;
-    let addr = UnixAddr::new(&short_path(&d, "ctl.sock")).map_err(|e| e.desc().to_string())?;
+    let (s, addr) = ctl_socket(dir)?;
     bind(s.as_raw_fd(), &addr).map_err(|e| format!("bind control socket: {}", e.desc()))?;
     listen(&s, Backlog::new(16).map_err(|e| e.desc().to_string())?)
         .map_err(|e| format!("listen: {}", e.desc()))?;
@@ -303,7 +266,7 @@ fn bind_ctl(dir: &Path) -> Result<OwnedFd, String> {
 }
 
 /// Releases the held process: startContainer hooks, Start, poststart hooks.
-fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks) -> Result<(), String> {
+fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks, release: bool) -> Result<(), String> {
     let mut sh = shared.lock().map_err(|_| "state lock".to_string())?;
     if sh.state.started {
         return Err("cannot start an already running container".into());
@@ -311,8 +274,10 @@ fn start_held(shared: &Arc<Mutex<Shared>>, hooks: &Hooks) -> Result<(), String> 
     let st = sh.state.oci_json_with_status("created");
     run_hooks(&hooks.start_container, &st, "startContainer")?;
     let held = sh.held.as_ref().ok_or("container not running")?;
-    proto::send(held.ctl.as_fd(), &Msg::Start, None)
-        .map_err(|e| format!("start the container's process: {}", e.desc()))?;
+    if release {
+        proto::send(held.ctl.as_fd(), &Msg::Start, None)
+            .map_err(|e| format!("start the container's process: {}", e.desc()))?;
+    }
     sh.state.started = true;
     sh.state.save()?;
     let st = sh.state.oci_json_with_status("running");
@@ -348,7 +313,7 @@ fn serve(listener: &OwnedFd, shared: &Arc<Mutex<Shared>>, hooks: &Hooks, log: &L
             let _ = send_json(conn.as_fd(), &v, &[]);
         };
         match req["op"].as_str() {
-            Some("start") => match start_held(shared, hooks) {
+            Some("start") => match start_held(shared, hooks, true) {
                 Ok(()) => reply(serde_json::json!({"ok": true})),
                 Err(e) => reply(serde_json::json!({"error": e})),
             },
@@ -380,7 +345,7 @@ fn exec_in(
     let sp = held
         .spawner
         .as_ref()
-        .ok_or("exec into a container needs the seccomp platform (this one runs on ptrace)")?;
+        .ok_or("this container has no spawner: exec into it is not possible")?;
     if process.tty {
         let (master, slave, path) = crate::sandbox::tty::pty_pair(held.view_root.as_fd())
             .map_err(|e| format!("pty: {}", e.desc()))?;
@@ -500,19 +465,36 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         .or_else(|| p["cwd"].as_str().map(String::from))
         .or_else(|| base["cwd"].as_str().map(String::from))
         .unwrap_or_else(|| "/".into());
-    let want_uid = p["user"]["uid"].as_u64().or_else(|| {
-        a.user
-            .as_deref()
-            .and_then(|u| u.split(':').next())
-            .and_then(|u| u.parse().ok())
+    // The user: the process file's, else --user UID[:GID], else the container's own.
+    let user = |v: &serde_json::Value, key: &str| {
+        v["user"][key].as_u64().and_then(|n| u32::try_from(n).ok())
+    };
+    let flag = a.user.as_deref().map(|u| {
+        let (uid, gid) = u.split_once(':').unwrap_or((u, ""));
+        (uid.parse::<u32>(), gid.parse::<u32>().ok())
     });
-    let have_uid = base["user"]["uid"].as_u64().unwrap_or(0);
-    if want_uid.is_some_and(|u| u != have_uid) {
-        return Err(format!(
-            "exec as uid {} is not supported: processes run as the container's user (uid {have_uid})",
-            want_uid.unwrap_or(0)
-        ));
-    }
+    let (uid, gid) = match flag {
+        Some((Ok(u), g)) => (u, g.unwrap_or(u)),
+        Some((Err(_), _)) => {
+            return Err(format!(
+                "--user {:?}: give a numeric uid[:gid] (names are not looked up)",
+                a.user.as_deref().unwrap_or("")
+            ))
+        }
+        None => (
+            user(&p, "uid").or_else(|| user(base, "uid")).unwrap_or(0),
+            user(&p, "gid").or_else(|| user(base, "gid")).unwrap_or(0),
+        ),
+    };
+    let groups: Vec<u32> = p["user"]["additionalGids"]
+        .as_array()
+        .or_else(|| base["user"]["additionalGids"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
     let tty = a.tty || p["terminal"].as_bool().unwrap_or(false);
     if tty && a.console_socket.is_none() {
         return Err("exec --tty needs --console-socket with capvisor".into());
@@ -522,6 +504,9 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         env,
         cwd,
         tty,
+        uid,
+        gid,
+        groups,
     };
     let c = connect_ctl(st.dir())?;
     let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
@@ -570,6 +555,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32, String> {
         let pid = crate::sys::fork().map_err(|e| format!("fork: {}", e.desc()))?;
         if pid == 0 {
             let _ = nix::unistd::setsid();
+            super::null_stdio();
             let code = wait_exec(&c);
             crate::sys::exit_now(code);
         }

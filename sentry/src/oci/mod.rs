@@ -302,8 +302,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     let log = Log::new(&cli.globals);
     let root = cli.globals.root.clone().unwrap_or_else(default_root);
+    let systemd = cli.globals.systemd_cgroup;
     let r = match cli.cmd {
-        OciCmd::Create(a) => create(&root, &log, &a, false).map(|_| 0),
+        OciCmd::Create(a) => create(&root, &log, &a, false, systemd).map(|_| 0),
         OciCmd::Start { id } => with_id(&id).and_then(|()| control::start(&root, &id)).map(|()| 0),
         OciCmd::State { id } => with_id(&id).and_then(|()| print_state(&root, &id)).map(|()| 0),
         OciCmd::Kill { all, id, signal } => with_id(&id)
@@ -314,7 +315,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             create: a,
             detach,
             keep,
-        } => run(&root, &log, &a, detach, keep),
+        } => run(&root, &log, &a, detach, keep, systemd),
         OciCmd::Exec(a) => with_id(&a.id).and_then(|()| control::exec(&root, &a)),
         OciCmd::Ps { format, id, .. } => with_id(&id).and_then(|()| ps(&root, &id, &format)).map(|()| 0),
         OciCmd::List { format, quiet } => list(&root, &format, quiet).map(|()| 0),
@@ -345,12 +346,18 @@ fn with_id(id: &str) -> Result<(), String> {
 }
 
 /// `create` (and the first half of `run`). Returns the supervisor's pid.
-fn create(root: &Path, log: &Log, a: &CreateArgs, foreground: bool) -> Result<libc::pid_t, String> {
+fn create(
+    root: &Path,
+    log: &Log,
+    a: &CreateArgs,
+    foreground: bool,
+    systemd_cgroup: bool,
+) -> Result<libc::pid_t, String> {
     valid_id(&a.id)?;
     if a.preserve_fds != 0 {
         return Err("--preserve-fds is not supported by capvisor".into());
     }
-    let prepared = config::load(&a.bundle)?;
+    let prepared = config::load(&a.bundle, systemd_cgroup)?;
     if prepared.terminal && a.console_socket.is_none() && !foreground {
         return Err(
             "cannot allocate tty if runc will detach without setting console socket".into(),
@@ -381,6 +388,10 @@ fn create(root: &Path, log: &Log, a: &CreateArgs, foreground: bool) -> Result<li
         drop(rd);
         if !foreground {
             let _ = nix::unistd::setsid();
+            if console.is_some() {
+                // The process's stdio is the pty; the caller's pipes must not be held open by the supervisor.
+                null_stdio();
+            }
         }
         let code = supervise(&dir, &a.id, prepared, console, wr, log.clone(), foreground);
         if foreground {
@@ -404,6 +415,19 @@ fn create(root: &Path, log: &Log, a: &CreateArgs, foreground: bool) -> Result<li
         write_pid_file(p, pid).map_err(cleanup)?;
     }
     Ok(pid)
+}
+
+/// Points fds 0, 1 and 2 at /dev/null (a daemon's stdio).
+pub fn null_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for n in 0..3 {
+            let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), n);
+        }
+    }
 }
 
 /// Writes a pid file atomically (runc's way: a temporary file renamed over it).
@@ -445,7 +469,7 @@ fn supervise(
     };
     let mut plan = p.plan;
     plan.hold = !foreground;
-    let st = State::new(
+    let mut st = State::new(
         id,
         dir,
         &p.bundle,
@@ -453,13 +477,23 @@ fn supervise(
         &p.annotations,
         &p.oci_version,
     );
+    let mut policy = p.policy;
+    // linux.cgroupsPath: the sandbox's cgroups go below it (see `cgroup::container_dirs`).
+    let mut made = Vec::new();
+    if let Some(rel) = &p.cgroup_path {
+        let (dirs, created) = crate::sandbox::cgroup::container_dirs(rel);
+        policy.controls.cgroup_parents = dirs;
+        policy.controls.cgroup_always = true;
+        st.cgroups.clone_from(&created);
+        made = created;
+    }
     let Ok(ready_copy) = ready.try_clone() else {
         say(&ready, "error out of file descriptors\n");
         return 1;
     };
     let events = control::Supervisor::new(st, p.hooks.clone(), ready_copy, log.clone(), foreground);
     let spec = crate::sandbox::Spec {
-        policy: p.policy,
+        policy,
         program: p.program,
         argv: p.argv,
         env: p.env,
@@ -472,10 +506,14 @@ fn supervise(
             sysfs: p.sysfs,
             netns: p.netns,
             console,
+            relay_tty: foreground && p.terminal,
+            console_size: p.console_size,
             events: Box::new(events),
         }),
     };
-    match crate::sandbox::run(spec) {
+    let result = crate::sandbox::run(spec);
+    crate::sandbox::cgroup::remove_dirs(&made);
+    match result {
         Ok(code) => code,
         Err(e) => {
             // `create` is still waiting for its line: this is it (after "ok" it reads no more).
@@ -490,15 +528,34 @@ fn supervise(
 }
 
 /// `run`: create and start; in the foreground the supervisor is this process.
-fn run(root: &Path, log: &Log, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32, String> {
+fn run(
+    root: &Path,
+    log: &Log,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    systemd: bool,
+) -> Result<i32, String> {
     if detach {
-        create(root, log, a, false)?;
+        create(root, log, a, false, systemd)?;
         control::start(root, &a.id)?;
         return Ok(0);
     }
-    let code = create(root, log, a, true)?;
+    let code = create(root, log, a, true, systemd)?;
     if !keep {
+        let hooks = State::load(root, &a.id)
+            .map(|s| (s.poststop_hooks(), s.oci_json_with_status("stopped")));
         let _ = std::fs::remove_dir_all(root.join(&a.id));
+        if let Ok((hooks, st)) = hooks {
+            for h in &hooks {
+                if let Err(e) = control::run_hook(h, &st) {
+                    log.write(
+                        "warning",
+                        &format!("poststop hook {}: {e}", h.path.display()),
+                    );
+                }
+            }
+        }
     }
     Ok(code)
 }
@@ -566,6 +623,7 @@ fn delete(root: &Path, log: &Log, id: &str, force: bool) -> Result<(), String> {
         ));
     }
     st.stop_everything();
+    crate::sandbox::cgroup::remove_dirs(&st.cgroups);
     let hooks = st.poststop_hooks();
     let state_json = st.oci_json_with_status("stopped");
     std::fs::remove_dir_all(root.join(id)).map_err(|e| format!("remove state: {e}"))?;

@@ -31,6 +31,9 @@ pub struct State {
     pub exit: Option<i32>,
     #[serde(default)]
     pub poststop: Vec<HookRecord>,
+    /// Cgroup directories made for linux.cgroupsPath, deepest first (removed by the supervisor, or by `delete`).
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
     #[serde(skip)]
     dir: PathBuf,
 }
@@ -181,6 +184,7 @@ impl State {
             started: false,
             exit: None,
             poststop: vec![],
+            cgroups: vec![],
             dir: dir.to_path_buf(),
         }
     }

@@ -322,6 +322,9 @@ pub struct Controls {
     /// Cgroup directories to create this sandbox's cgroups under instead of the sentry's own (set for a delegated
     /// child by its parent).
     pub cgroup_parents: Vec<std::path::PathBuf>,
+    /// Make the sandbox's cgroups even without a budget that needs them (an OCI container, whose cgroups a node
+    /// watches for its metrics).
+    pub cgroup_always: bool,
     /// The sandbox that delegated this one, and this one's id as the parent chose it.
     pub parent: Option<(String, String)>,
     /// The running approval controller (set by the sandbox when it starts).

@@ -54,8 +54,14 @@ impl Budget {
 
     /// `prepare`, with the cgroups made below `parents` (a delegated child's, below its parent sandbox's).
     pub fn prepare_under(limits: &Limits, parents: &[std::path::PathBuf]) -> Self {
+        Self::prepare_with(limits, parents, false)
+    }
+
+    /// `prepare_under`; `always`: make the cgroups even when no budget needs them.
+    pub fn prepare_with(limits: &Limits, parents: &[std::path::PathBuf], always: bool) -> Self {
         let root = nix::unistd::geteuid().is_root();
-        let wants_cg = limits.tasks.is_some() || limits.memory.is_some() || limits.cpu.is_some();
+        let wants_cg =
+            always || limits.tasks.is_some() || limits.memory.is_some() || limits.cpu.is_some();
         let cg = if wants_cg {
             // pids.max counts the sandbox init too: one more than the agent's budget.
             Cgroup::create_under(

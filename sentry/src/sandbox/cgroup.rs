@@ -85,6 +85,55 @@ fn mounts(mountinfo: &str) -> Vec<CgMount> {
     out
 }
 
+/// An OCI container's `linux.cgroupsPath` (relative to each hierarchy's root): made in every hierarchy that
+/// accounts tasks, memory or CPU (and the cgroup v2 one), so that what a node watches there (kubelet's pod cgroups,
+/// `ctr task metrics`) sees the sandbox, whose own cgroups are made below it. Returns (the directory in each
+/// hierarchy, the directories this call created, deepest first, for `remove_dirs`).
+pub fn container_dirs(rel: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut dirs = Vec::new();
+    let mut created = Vec::new();
+    for m in mounts(&mountinfo) {
+        let wanted = m.v2
+            || m.controllers
+                .iter()
+                .any(|c| matches!(c.as_str(), "pids" | "memory" | "cpuacct"));
+        if !wanted || m.root != "/" {
+            continue;
+        }
+        let dir = m.at.join(rel);
+        if dirs.contains(&dir) {
+            continue;
+        }
+        // Each missing level, outermost first; recorded so that exactly those are removed again.
+        let mut missing = Vec::new();
+        let mut cur = dir.clone();
+        while !cur.exists() && cur.starts_with(&m.at) && cur != m.at {
+            missing.push(cur.clone());
+            if !cur.pop() {
+                break;
+            }
+        }
+        let made = missing
+            .iter()
+            .rev()
+            .all(|d| std::fs::create_dir(d).is_ok() || d.is_dir());
+        created.extend(missing);
+        if made {
+            dirs.push(dir);
+        }
+    }
+    (dirs, created)
+}
+
+/// Removes directories `container_dirs` created (deepest first); a directory still in use stays.
+pub fn remove_dirs(created: &[PathBuf]) {
+    for d in created {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(s: &str) -> String {
     let b = s.as_bytes();

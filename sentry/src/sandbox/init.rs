@@ -406,7 +406,7 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
             }
             Layer::Dev => {
                 let at = mountpoint(base_fd()?.as_fd(), Path::new("/dev"), true)?;
-                let (dev, pts) = build_dev(host_dev.as_fd(), plan)?;
+                let (dev, pts, nodes) = build_dev(host_dev.as_fd(), plan)?;
                 ctx(sys::attach_at(dev.as_fd(), at.as_fd()), || {
                     "attach /dev".into()
                 })?;
@@ -415,9 +415,9 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
                     false,
                 ));
-                // An OCI rootfs bound at `/` spreads ro|nosuid|nodev onto the devpts below it: nodev would make
-                // its ptmx unopenable (the console socket's pty, and every pty the agent opens).
+                // Device nodes stay usable whatever `nodev` a bind above spreads (an OCI rootfs at `/`).
                 keep.push((pts, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV));
+                keep.extend(nodes.into_iter().map(|n| (n, sys::MOUNT_ATTR_NODEV)));
             }
             Layer::Proc => {
                 let at = mountpoint(base_fd()?.as_fd(), Path::new("/proc"), true)?;
@@ -465,70 +465,23 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
         })?;
     }
 
-    // Deny holes and hidden paths: an empty read-only directory or file over each.
-    let mut masks: Vec<(PathBuf, bool)> = plan.masks.clone();
-    for h in &plan.hidden {
-        if let Ok(m) = std::fs::symlink_metadata(under_base(h)) {
-            masks.push((h.clone(), m.is_dir()));
-        }
-    }
-    if !masks.is_empty() {
-        let empty = ctx(
-            sys::new_fs(c"tmpfs", &[(c"mode", c"0000"), (c"size", c"4k")]),
-            || "mask tmpfs".into(),
-        )?;
-        let f = ctx(
-            nix::fcntl::openat(
-                Some(empty.as_raw_fd()),
-                c"f",
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            ),
-            || "mask file".into(),
-        )?;
-        drop(sys::own_fd(f));
-        ctx(
-            nix::sys::stat::mkdirat(Some(empty.as_raw_fd()), c"d", nix::sys::stat::Mode::empty()),
-            || "mask dir".into(),
-        )?;
-        for (path, is_dir) in &masks {
-            let base = base_fd()?;
-            let Ok(at) = sys::openat2(
-                base.as_fd(),
-                &view_rel(path)?,
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                0,
-                sys::RESOLVE_IN_ROOT,
-            ) else {
-                continue;
-            };
-            let tree = ctx(
-                sys::clone_tree(empty.as_fd(), if *is_dir { c"d" } else { c"f" }),
-                || "mask clone".into(),
-            )?;
-            ctx(
-                sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
-                || "mask ro".into(),
-            )?;
-            ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
-                format!("mask {}", path.display())
-            })?;
-        }
-    }
+    // Deny holes: an empty read-only directory or file over each, mode 000 (reads fail as the rule says). Hidden
+    // paths (an OCI config's maskedPaths): the same, readable and empty, as runc's /dev/null over them.
+    cover(
+        &plan
+            .masks
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect::<Vec<_>>(),
+        ro,
+        false,
+    )?;
+    cover(&plan.hidden, ro, true)?;
 
     // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the
     // view, such as a symlink out of it, is left alone).
     for (path, content) in &plan.overlays {
-        let base = base_fd()?;
-        let Ok(at) = sys::openat2(
-            base.as_fd(),
-            &view_rel(path)?,
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0,
-            sys::RESOLVE_IN_ROOT,
-        ) else {
+        let Some(at) = view_at(path)? else {
             continue;
         };
         if !nix::sys::stat::fstat(at.as_raw_fd())
@@ -588,14 +541,88 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
     Ok(tmp)
 }
 
+/// Mounts an empty read-only file or directory (matching what is there) over each path that exists in the view.
+fn cover(paths: &[PathBuf], ro: u64, readable: bool) -> Result<(), String> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let (dmode, fmode) = if readable { (0o555, 0o444) } else { (0, 0) };
+    let empty = ctx(
+        sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"4k")]),
+        || "mask tmpfs".into(),
+    )?;
+    let f = ctx(
+        nix::fcntl::openat(
+            Some(empty.as_raw_fd()),
+            c"f",
+            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::from_bits_truncate(fmode),
+        ),
+        || "mask file".into(),
+    )?;
+    drop(sys::own_fd(f));
+    ctx(
+        nix::sys::stat::mkdirat(
+            Some(empty.as_raw_fd()),
+            c"d",
+            nix::sys::stat::Mode::from_bits_truncate(dmode),
+        ),
+        || "mask dir".into(),
+    )?;
+    for path in paths {
+        let Some(at) = view_at(path)? else {
+            continue;
+        };
+        let Ok(st) = nix::sys::stat::fstat(at.as_raw_fd()) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
+            continue;
+        }
+        let tree = ctx(
+            sys::clone_tree(
+                empty.as_fd(),
+                if kind == libc::S_IFDIR { c"d" } else { c"f" },
+            ),
+            || "mask clone".into(),
+        )?;
+        ctx(
+            sys::mount_setattr(tree.as_fd(), ro | sys::MOUNT_ATTR_NOEXEC, 0, true),
+            || "mask ro".into(),
+        )?;
+        ctx(sys::attach_at(tree.as_fd(), at.as_fd()), || {
+            format!("mask {}", path.display())
+        })?;
+    }
+    Ok(())
+}
+
+/// An O_PATH fd of `path` in the view under construction, if it exists. Resolved inside the view only: a symlink on
+/// the way stays in it, a final symlink is not followed.
+fn view_at(path: &Path) -> Result<Option<OwnedFd>, String> {
+    let base = base_fd()?;
+    Ok(sys::openat2(
+        base.as_fd(),
+        &view_rel(path)?,
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        0,
+        sys::RESOLVE_IN_ROOT,
+    )
+    .ok())
+}
+
 /// `/a/b` → `a/b` (`.` for `/`), as an error string on NUL.
 fn view_rel(p: &Path) -> Result<CString, String> {
     crate::vfs::view_rel(p).map_err(|e| e.to_string())
 }
 
 /// The sandbox's /dev (detached): a few host devices bound in, the usual links, its own devpts, a mountpoint for
-/// /dev/shm. Returns (the /dev tmpfs, the devpts mount).
-fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd), String> {
+/// /dev/shm. Returns (the /dev tmpfs, the devpts mount, the device nodes' binds).
+fn build_dev(
+    host_dev: BorrowedFd<'_>,
+    plan: &Plan,
+) -> Result<(OwnedFd, OwnedFd, Vec<OwnedFd>), String> {
     let dev = ctx(
         sys::new_fs(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")]),
         || "dev tmpfs".into(),
@@ -633,6 +660,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
             || format!("/dev/{}", name.to_string_lossy()),
         )
     };
+    let mut nodes = Vec::new();
     for name in [c"null", c"zero", c"full", c"random", c"urandom", c"tty"] {
         make(name, false)?;
         let tree = ctx(sys::clone_tree(host_dev, name), || {
@@ -650,6 +678,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
         ctx(sys::attach_at(tree.as_fd(), at(name)?.as_fd()), || {
             format!("bind /dev/{}", name.to_string_lossy())
         })?;
+        nodes.push(tree);
     }
     for (link, to) in [
         (c"fd", c"/proc/self/fd"),
@@ -690,7 +719,7 @@ fn build_dev(host_dev: BorrowedFd<'_>, plan: &Plan) -> Result<(OwnedFd, OwnedFd)
             }
         }
     }
-    Ok((dev, pts))
+    Ok((dev, pts, nodes))
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -852,29 +881,6 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         if let Some(m) = c.umask {
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
         }
-        // The process's user, while the capabilities to become it are still held.
-        let groups: Vec<nix::unistd::Gid> = c
-            .groups
-            .iter()
-            .map(|g| nix::unistd::Gid::from_raw(*g))
-            .collect();
-        if let Err(e) = nix::unistd::setgroups(&groups) {
-            fail(format!("additional groups {:?}: {}", c.groups, e.desc()));
-        }
-        if let Err(e) = nix::unistd::setresgid(
-            nix::unistd::Gid::from_raw(c.gid),
-            nix::unistd::Gid::from_raw(c.gid),
-            nix::unistd::Gid::from_raw(c.gid),
-        ) {
-            fail(format!("gid {}: {}", c.gid, e.desc()));
-        }
-        if let Err(e) = nix::unistd::setresuid(
-            nix::unistd::Uid::from_raw(c.uid),
-            nix::unistd::Uid::from_raw(c.uid),
-            nix::unistd::Uid::from_raw(c.uid),
-        ) {
-            fail(format!("uid {}: {}", c.uid, e.desc()));
-        }
     }
     let own = plan
         .container
@@ -886,14 +892,19 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
             fail(format!("budget {r:?}: {}", e.desc()));
         }
     }
-    if let Err(e) = sys::drop_all_caps() {
+    // A container keeps CAP_SETUID and CAP_SETGID until its spawner is forked (which needs them to start processes
+    // as another user); the agent then becomes the container's user and drops them before exec (`hold_then_exec`).
+    let keep: &[u32] = if plan.container.is_some() {
+        // CAP_SETGID (6) and CAP_SETUID (7).
+        &[6, 7]
+    } else {
+        &[]
+    };
+    if let Err(e) = sys::drop_caps_except(keep) {
         fail(format!("drop capabilities: {}", e.desc()));
     }
     if let Err(e) = super::landlock::restrict(plan) {
         fail(e);
-    }
-    if plan.ptrace {
-        traced_exec(ctl, plan)
     }
     // The spawner's socket, handed to the sentry while sendmsg still runs natively.
     let spawner = match plan.container.as_ref().filter(|c| c.spawner) {
@@ -913,6 +924,9 @@ fn agent_main(ctl: BorrowedFd<'_>, plan: &Plan, tty: Option<&OwnedFd>) -> ! {
         },
         None => None,
     };
+    if plan.ptrace {
+        traced_exec(ctl, plan, spawner)
+    }
     let listener = match platform_seccomp::install(&plan.filters, true) {
         Ok(Some(l)) => l,
         Ok(None) => fail("seccomp: no listener".into()),
@@ -945,6 +959,12 @@ fn hold_then_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) ->
             }
         }
     }
+    if let Some(c) = &plan.container {
+        if let Err(e) = super::spawner::become_user(c.uid, c.gid, &c.groups) {
+            let _ = proto::send_plain(ctl, &Msg::Error(e));
+            sys::exit_now(125);
+        }
+    }
     if plan.container.as_ref().is_some_and(|c| c.hold) {
         // `sentry create` ends here; `sentry start` sends Start. Anything else (the sentry gone) ends the agent.
         if proto::recv_plain(ctl) != Ok(Msg::Start) {
@@ -956,7 +976,7 @@ fn hold_then_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) ->
 }
 
 /// The ptrace platform's end of start-up: traced first, then filtered, then exec.
-fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
+fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan, spawner: Option<OwnedFd>) -> ! {
     if proto::send(ctl, &Msg::Seize, None).is_err() {
         sys::exit_now(125);
     }
@@ -977,7 +997,7 @@ fn traced_exec(ctl: BorrowedFd<'_>, plan: &Plan) -> ! {
     if proto::recv_plain(ctl) != Ok(Msg::Ack) {
         sys::exit_now(125);
     }
-    hold_then_exec(ctl, plan, None)
+    hold_then_exec(ctl, plan, spawner)
 }
 
 fn exec_agent(plan: &Plan) -> ! {

@@ -78,6 +78,10 @@ pub struct Container {
     pub netns: Option<PathBuf>,
     /// A connected console socket (`--console-socket`): the pty master goes there, the slave is the process's stdio.
     pub console: Option<OwnedFd>,
+    /// `process.terminal` in the foreground (`sentry run` without a console socket): relay the caller's terminal.
+    pub relay_tty: bool,
+    /// process.consoleSize: (rows, columns) of the console pty.
+    pub console_size: Option<(u16, u16)>,
     /// The supervisor's callbacks.
     pub events: Box<dyn Supervisor>,
 }
@@ -151,11 +155,12 @@ pub fn preflight(ptrace: bool) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// The plan, the gofer's roots (host paths), and each root's path in the sandbox (an OCI rootfs is at `/`).
+/// The child's plan, the gofer's roots (host paths) and where the sandbox sees each root.
+#[allow(clippy::type_complexity)]
 fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxError> {
     let mut binds = Vec::new();
     let mut roots = Vec::new();
-    let mut root_paths = Vec::new();
+    let mut sandbox_paths = Vec::new();
     for g in &spec.policy.grants {
         let meta = std::fs::symlink_metadata(g.host())
             .map_err(|e| SandboxError::Setup(format!("grant {}: {e}", g.host().display())))?;
@@ -174,7 +179,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxE
             continue;
         }
         drop(c);
-        root_paths.push(g.path.clone());
+        sandbox_paths.push(g.path.clone());
         roots.push(gofer::Grant {
             path: g.host().to_path_buf(),
             writable: g.write,
@@ -240,7 +245,7 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxE
             container: None,
         },
         roots,
-        root_paths,
+        sandbox_paths,
     ))
 }
 
@@ -272,16 +277,18 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     let ptrace = spec.platform == crate::platform::Choice::Ptrace;
     preflight(ptrace)?;
     let container = spec.container.is_some();
-    // A container's terminal is the console socket's business, never the caller's.
-    let interactive = !container && tty::Terminal::wanted();
+    // A container's terminal is the console socket's business, or the caller's only when it runs in the foreground.
+    let interactive =
+        spec.container.as_ref().is_none_or(|c| c.relay_tty) && tty::Terminal::wanted();
     spec.policy.ptys = true;
     if let Some(d) = spec.policy.controls.limits.disk {
         // The disk budget bounds the private tmpfs too.
         spec.policy.tmp_size = spec.policy.tmp_size.min(d);
     }
-    let mut budget = budget::Budget::prepare_under(
+    let mut budget = budget::Budget::prepare_with(
         &spec.policy.controls.limits,
         &spec.policy.controls.cgroup_parents,
+        spec.policy.controls.cgroup_always,
     );
     spec.policy.controls.cgroup_dirs = budget.cgroup_dirs();
     // Announce the delegation endpoint (see `delegate`); there is none in the host's network namespace.
@@ -292,22 +299,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             spec.env.push(e);
         }
     }
-    let (mut plan, roots, root_paths) = plan(&spec)?;
-    // What the view serves itself, even under a mount at `/` (an OCI rootfs): the kernel filesystems, masked and
-    // hidden paths, overlaid files.
-    let view_served: Vec<PathBuf> = ["/proc", "/dev", "/sys"]
-        .iter()
-        .map(PathBuf::from)
-        .chain(plan.sysfs.iter().cloned())
-        .chain(plan.hidden.iter().cloned())
-        .chain(plan.masks.iter().map(|(p, _)| p.clone()))
-        .chain(plan.overlays.iter().map(|(p, _)| p.clone()))
-        .collect();
+    let (mut plan, roots, sandbox_paths) = plan(&spec)?;
     plan.rlimits.clone_from(&budget.rlimits);
     plan.container = spec.container.as_mut().map(|c| std::mem::take(&mut c.plan));
     if let Some(c) = plan.container.as_mut() {
-        // Spawning into a running container needs the one listener the spawner shares: seccomp only.
-        c.spawner = !ptrace;
+        c.spawner = true;
     }
     // A pod's network namespace (made by containerd and CNI): joined while the sentry is still single-threaded and
     // before the sandbox's user namespace exists, so the sandbox lives in it and the sentry's mediated connects leave
@@ -413,6 +409,9 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     if let Some(sock) = spec.container.as_ref().and_then(|c| c.console.as_ref()) {
         let (master, s, path) =
             tty::pty_pair(view_root.as_fd()).map_err(|e| fail(host("console pty")(e)))?;
+        if let Some((rows, cols)) = spec.container.as_ref().and_then(|c| c.console_size) {
+            let _ = sys::set_winsize(master.as_fd(), rows, cols);
+        }
         tty::send_console(sock.as_fd(), &path, master.as_fd())
             .map_err(|e| fail(host("send the pty to the console socket")(e)))?;
         slave = Some(s);
@@ -422,9 +421,16 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         .map_err(|e| fail(host("start sandbox")(e)))?;
     drop(slave);
     // ptrace: the agent asks to be seized before it installs its filter, then says the filter is in place.
+    // A container's spawner socket comes first (before the filter, on both platforms).
+    let mut spawner = None;
+    let mut next = proto::recv(ours.as_fd());
+    if let Ok((Msg::Spawner, Some(fd))) = next {
+        spawner = Some(fd);
+        next = proto::recv(ours.as_fd());
+    }
     let tracer = if ptrace {
         let t = crate::platform::Ptrace::new().map_err(|e| fail(host("start the tracer")(e)))?;
-        match proto::recv(ours.as_fd()) {
+        match next {
             Ok((Msg::Seize, _)) => {
                 agent_pid(child)
                     .ok_or(Errno::ESRCH)
@@ -441,16 +447,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
                 )))
             }
         }
+        next = proto::recv(ours.as_fd());
         Some(t)
     } else {
         None
     };
-    let mut spawner = None;
-    let mut next = proto::recv(ours.as_fd());
-    if let Ok((Msg::Spawner, Some(fd))) = next {
-        spawner = Some(fd);
-        next = proto::recv(ours.as_fd());
-    }
     let listener = match next {
         Ok((Msg::Filtered, _)) if tracer.is_some() => {
             proto::send(ours.as_fd(), &Msg::Ack, None)
@@ -477,14 +478,15 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             )))
         }
     };
-    // A mount is found by the agent's (sandbox) path; the gofer root behind it is the host path.
+    // The gofer's roots are host paths; the sentry's mounts are where the sandbox sees them (the same path, except
+    // for a grant with a source: an OCI rootfs at `/`, a bind mount at its destination).
     let mut mounts: Vec<Box<dyn Mount>> = roots
         .iter()
-        .zip(&root_paths)
+        .zip(&sandbox_paths)
         .zip(0..)
-        .map(|((g, path), id)| {
+        .map(|((g, at), id)| {
             Box::new(GoferMount::new(
-                path.clone(),
+                at.clone(),
                 id,
                 g.writable,
                 Arc::clone(&gofer),
@@ -572,10 +574,11 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
         })?;
     }
     resolve_rule_names(&spec.policy);
+    let view_ro = spec.policy.view_ro.clone();
     let kernel = Arc::new(Kernel {
         platform,
         policy: spec.policy,
-        vfs: Vfs::new(view_root, mounts, tty_path).with_view_served(view_served),
+        vfs: Vfs::new(view_root, mounts, tty_path).with_view_owned(view_ro),
         audit: spec.audit,
         pool: Default::default(),
     });

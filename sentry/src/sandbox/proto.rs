@@ -85,22 +85,24 @@ fn decode(b: &[u8]) -> Result<Msg, Errno> {
     }
 }
 
-pub fn send(sock: BorrowedFd<'_>, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
-    let data = encode(m);
-    let iov = [IoSlice::new(&data)];
-    let raw = fd.map(|f| [f.as_raw_fd()]);
-    let cmsg: Vec<ControlMessage<'_>> = raw
-        .as_ref()
-        .map(|r| vec![ControlMessage::ScmRights(r)])
-        .unwrap_or_default();
+/// Sends one packet of `data` with `fds` attached (SCM_RIGHTS; none when empty).
+pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    let iov = [IoSlice::new(data)];
+    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let cmsg: Vec<ControlMessage<'_>> = if raw.is_empty() {
+        vec![]
+    } else {
+        vec![ControlMessage::ScmRights(&raw)]
+    };
     sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
 }
 
-/// Receives one message; EOF (the peer is gone) is ECONNRESET.
-pub fn recv(sock: BorrowedFd<'_>) -> Result<(Msg, Option<OwnedFd>), Errno> {
-    let mut buf = [0u8; 4096];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let (n, fd) = {
+/// Receives one packet of at most `max` bytes with up to `MAX_FDS` fds (close-on-exec, owned: any not wanted are
+/// closed with the Vec). End of file (the peer is gone) is ECONNRESET.
+pub fn recv_fds(sock: BorrowedFd<'_>, max: usize) -> Result<(Vec<u8>, Vec<OwnedFd>), Errno> {
+    let mut buf = vec![0u8; max];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+    let (n, fds) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let msg = loop {
             match recvmsg::<()>(
@@ -113,23 +115,34 @@ pub fn recv(sock: BorrowedFd<'_>) -> Result<(Msg, Option<OwnedFd>), Errno> {
                 r => break r?,
             }
         };
-        let mut fd = None;
+        let mut fds = Vec::new();
         for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for f in fds {
-                    let owned = crate::sys::own_fd(f)?;
-                    if fd.is_none() {
-                        fd = Some(owned);
-                    }
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                for f in raw {
+                    fds.push(crate::sys::own_fd(f)?);
                 }
             }
         }
-        (msg.bytes, fd)
+        (msg.bytes, fds)
     };
     if n == 0 {
         return Err(Errno::ECONNRESET);
     }
-    Ok((decode(&buf[..n])?, fd))
+    buf.truncate(n);
+    Ok((buf, fds))
+}
+
+/// The most fds one packet carries (an exec request: the client's connection and three stdio fds).
+pub const MAX_FDS: usize = 4;
+
+pub fn send(sock: BorrowedFd<'_>, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<(), Errno> {
+    send_fds(sock, &encode(m), fd.as_slice())
+}
+
+/// Receives one message; EOF (the peer is gone) is ECONNRESET.
+pub fn recv(sock: BorrowedFd<'_>) -> Result<(Msg, Option<OwnedFd>), Errno> {
+    let (data, fds) = recv_fds(sock, 4096)?;
+    Ok((decode(&data)?, fds.into_iter().next()))
 }
 
 /// Sends a message with plain write(2) (no fd): for the agent once its filter is installed.

@@ -16,11 +16,9 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString};
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use crate::sys;
 
@@ -32,6 +30,28 @@ pub struct Request {
     pub cwd: String,
     /// fd 0 is a pty slave to make the controlling terminal of a new session (and 1 and 2 are the same).
     pub tty: bool,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub groups: Vec<u32>,
+}
+
+/// Becomes `uid`/`gid` with `groups`, then drops the last capabilities (CAP_SETUID and CAP_SETGID, kept until here
+/// by the container's agent and by the spawner). The sentry's workers read the task's memory for every trapped call,
+/// which a change of uid would forbid (it clears the dumpable flag): set back; ptrace stays refused inside.
+pub fn become_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), String> {
+    let gs: Vec<nix::unistd::Gid> = groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&gs)
+        .map_err(|e| format!("additional groups {groups:?}: {}", e.desc()))?;
+    let g = nix::unistd::Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).map_err(|e| format!("gid {gid}: {}", e.desc()))?;
+    let u = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).map_err(|e| format!("uid {uid}: {}", e.desc()))?;
+    sys::drop_all_caps().map_err(|e| format!("drop capabilities: {}", e.desc()))?;
+    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(|e| format!("dumpable: {}", e.desc()))
 }
 
 /// What the waiter says on the client's connection (one JSON object per packet).
@@ -46,48 +66,15 @@ pub enum Report {
     Exit(i32),
 }
 
-/// The most fds one request carries: the connection and three stdio fds.
-const MAX_FDS: usize = 4;
-
 /// Sends a request (sentry side): `fds` = [the client's connection, stdin, stdout, stderr] or [connection, slave].
 pub fn send(sock: BorrowedFd<'_>, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
     let data = serde_json::to_vec(req).map_err(|_| Errno::EINVAL)?;
-    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    let iov = [IoSlice::new(&data)];
-    let cmsg = [ControlMessage::ScmRights(&raw)];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map(drop)
+    super::proto::send_fds(sock, &data, fds)
 }
 
 fn recv(sock: BorrowedFd<'_>) -> Result<(Request, Vec<OwnedFd>), Errno> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
-    let (n, fds) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = loop {
-            match recvmsg::<()>(
-                sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
-            }
-        };
-        let mut fds = Vec::new();
-        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
-            if let ControlMessageOwned::ScmRights(raw) = c {
-                for f in raw {
-                    fds.push(sys::own_fd(f)?);
-                }
-            }
-        }
-        (msg.bytes, fds)
-    };
-    if n == 0 {
-        return Err(Errno::ECONNRESET);
-    }
-    let req = serde_json::from_slice(&buf[..n]).map_err(|_| Errno::EPROTO)?;
+    let (data, fds) = super::proto::recv_fds(sock, 256 * 1024)?;
+    let req = serde_json::from_slice(&data).map_err(|_| Errno::EPROTO)?;
     Ok((req, fds))
 }
 
@@ -160,7 +147,7 @@ fn waiter(req: &Request, mut fds: Vec<OwnedFd>) -> ! {
     let child = match sys::fork() {
         Ok(0) => {
             drop(rd);
-            let why = start(req, &fds, &cwd, &argv, &envp);
+            let why = start(req, &fds, &cwd, &argv, &envp, wr.as_raw_fd());
             let _ = nix::unistd::write(&wr, why.as_bytes());
             sys::exit_now(if why.contains("No such file") {
                 127
@@ -239,7 +226,14 @@ fn waiter(req: &Request, mut fds: Vec<OwnedFd>) -> ! {
 }
 
 /// In the process, before exec: its session, terminal, stdio and directory. Returns why it could not exec.
-fn start(req: &Request, fds: &[OwnedFd], cwd: &CStr, argv: &[CString], envp: &[CString]) -> String {
+fn start(
+    req: &Request,
+    fds: &[OwnedFd],
+    cwd: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    keep: i32,
+) -> String {
     if let Err(e) = nix::unistd::setsid() {
         return format!("setsid: {}", e.desc());
     }
@@ -259,10 +253,14 @@ fn start(req: &Request, fds: &[OwnedFd], cwd: &CStr, argv: &[CString], envp: &[C
             return format!("stdio {n}: {}", e.desc());
         }
     }
+    if let Err(e) = become_user(req.uid, req.gid, &req.groups) {
+        return e;
+    }
     if let Err(e) = nix::unistd::chdir(cwd) {
         return format!("cwd {}: {}", cwd.to_string_lossy(), e.desc());
     }
-    sys::close_from(3);
+    // Everything else goes; the error pipe (close-on-exec) stays to say why an exec failed.
+    sys::close_from_except(3, keep);
     let Some(program) = argv.first() else {
         return "no command".into();
     };
@@ -326,6 +324,9 @@ mod tests {
             env: vec!["PATH=/bin".into()],
             cwd: "/".into(),
             tty: false,
+            uid: 0,
+            gid: 0,
+            groups: vec![],
         };
         let null = std::fs::File::open("/dev/null").expect("null");
         send(a.as_fd(), &req, &[null.as_fd(), null.as_fd()]).expect("send");

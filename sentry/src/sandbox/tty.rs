@@ -31,15 +31,7 @@ impl Terminal {
     /// Creates the agent's pty on the sandbox's devpts (reached through the view's root), copies the user's terminal
     /// settings and size onto it, and puts the real terminal in raw mode.
     pub fn open(view_root: BorrowedFd<'_>) -> Result<Self, Errno> {
-        let master = crate::sys::openat2(
-            view_root,
-            c"dev/pts/ptmx",
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            0,
-            crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_SYMLINKS,
-        )?;
-        let (slave, n) = crate::sys::pty_peer(master.as_fd())?;
-        let slave_path = PathBuf::from(format!("/dev/pts/{n}"));
+        let (master, slave, slave_path) = pty_pair(view_root)?;
         let stdin = std::io::stdin();
         let saved = termios::tcgetattr(stdin.as_fd()).ok();
         if let Some(s) = &saved {
@@ -97,18 +89,7 @@ pub fn send_console(
     master: BorrowedFd<'_>,
 ) -> Result<(), Errno> {
     use std::os::unix::ffi::OsStrExt;
-    let data = name.as_os_str().as_bytes();
-    let iov = [std::io::IoSlice::new(data)];
-    let fds = [master.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    nix::sys::socket::sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map(drop)
+    super::proto::send_fds(sock, name.as_os_str().as_bytes(), &[master])
 }
 
 /// Copies stdin → master and master → stdout.

@@ -34,9 +34,9 @@ pub struct Vfs {
     mounts: Vec<Box<dyn Mount>>,
     /// The host path of the agent's terminal (a pty slave), served as /dev/tty.
     pub tty: Option<PathBuf>,
-    /// Paths the view itself serves (/proc, /dev, /sys, masked paths, overlays) even when a mount lies above them
-    /// (an OCI rootfs is a mount at `/`): not the mount's.
-    view_served: Vec<PathBuf>,
+    /// Trees the view itself serves (/proc, /dev, an OCI sysfs): never a gofer mount's, even below one at `/`
+    /// (an OCI rootfs), unless a mount lies inside them (/dev/shm).
+    view_owned: Vec<PathBuf>,
 }
 
 /// `/a/b` → `a/b`, `/` → `.`: a path relative to the view root.
@@ -65,13 +65,13 @@ impl Vfs {
             view_root,
             mounts,
             tty,
-            view_served: Vec::new(),
+            view_owned: vec![PathBuf::from("/proc"), PathBuf::from("/dev")],
         }
     }
 
-    /// Marks paths the view serves itself (see `view_served`).
-    pub fn with_view_served(mut self, paths: Vec<PathBuf>) -> Self {
-        self.view_served = paths;
+    /// More trees the view serves (see `view_owned`).
+    pub fn with_view_owned(mut self, more: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.view_owned.extend(more);
         self
     }
 
@@ -86,12 +86,11 @@ impl Vfs {
                 .ok()
                 .map(|rel| (m.as_ref(), rel))
         })?;
-        // Below the mount's root but at or under a path the view serves: the view's, not the mount's.
-        let served = self
-            .view_served
+        let shadowed = self
+            .view_owned
             .iter()
-            .any(|v| path.starts_with(v) && v.starts_with(m.path()) && v.as_path() != m.path());
-        (!served).then_some((m, rel))
+            .any(|v| path.starts_with(v) && v.as_os_str().len() > m.path().as_os_str().len());
+        (!shadowed).then_some((m, rel))
     }
 
     /// The innermost mount containing `path` when the agent may write there (None: the path is read-only).
