@@ -60,34 +60,8 @@ fn mountpoint(base: &OwnedFd, rel: &[u8], dir: bool) -> Result<(), String> {
         cur.extend_from_slice(part);
         let c = cs(&cur)?;
         let last = i + 1 == parts.len();
-        let r = if last && !dir {
-            nix::fcntl::openat(
-                Some(base.as_raw_fd()),
-                c.as_c_str(),
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .and_then(sys::own_fd)
-            .map(drop)
-        } else {
-            nix::sys::stat::mkdirat(
-                Some(base.as_raw_fd()),
-                c.as_c_str(),
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            )
-        };
-        match r {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => {
-                return Err(format!(
-                    "mountpoint {}: {}",
-                    String::from_utf8_lossy(&cur),
-                    e.desc()
-                ))
-            }
-        }
+        sys::make_mountpoint(base.as_fd(), c.as_c_str(), dir || !last)
+            .map_err(|e| format!("mountpoint {}: {}", String::from_utf8_lossy(&cur), e.desc()))?;
     }
     Ok(())
 }

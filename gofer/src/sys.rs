@@ -197,6 +197,35 @@ pub fn attach_at(fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<(), Errno
     Errno::result(rc).map(drop)
 }
 
+/// Makes `name` in `dir`: a directory (0755) or an empty file (0644, never through a symlink), as a mountpoint. One
+/// that exists already is fine.
+pub fn make_mountpoint(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> Result<(), Errno> {
+    let r = if is_dir {
+        nix::sys::stat::mkdirat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        )
+    } else {
+        nix::fcntl::openat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .and_then(own_fd)
+        .map(drop)
+    };
+    match r {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// mount(2) for propagation and remount changes.
 pub fn mount_flags(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
     // SAFETY: NUL-terminated target; null source, fstype and data are allowed for propagation/remount changes.

@@ -10,10 +10,11 @@ use nix::errno::Errno;
 use gofer::sys::owned;
 pub use gofer::sys::{
     attach, attach_at, clone_tree, close_from, close_from_except, drop_all_caps, drop_caps_except,
-    exit_now, fork_into_namespaces, fstatat, fstatfs, mount_flags, mount_setattr, new_fs, open_abs,
-    openat2, own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLONE,
-    RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+    exit_now, fork_into_namespaces, fstatat, fstatfs, make_mountpoint, mount_flags, mount_setattr,
+    new_fs, open_abs, openat2, own_fd, pidfd_open, prctl, statx, CBytes, MOUNT_ATTR_NODEV,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH,
+    OPEN_TREE_CLONE, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
 };
 
 /// getxattr/lgetxattr(2) on a path; `buf` empty asks for the size.

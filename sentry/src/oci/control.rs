@@ -73,8 +73,9 @@ pub fn connect_console(p: &Path) -> Result<OwnedFd, String> {
     Ok(s)
 }
 
-/// A new SOCK_SEQPACKET socket and the address of `<dir>/ctl.sock`.
-fn ctl_socket(dir: &Path) -> Result<(OwnedFd, UnixAddr), String> {
+/// A new SOCK_SEQPACKET socket and the address of `<dir>/ctl.sock`, which names the directory through the returned
+/// fd (keep it open while the address is used).
+fn ctl_socket(dir: &Path) -> Result<(OwnedFd, UnixAddr, OwnedFd), String> {
     let d = open_dir(dir)?;
     let s = socket(
         AddressFamily::Unix,
@@ -84,11 +85,11 @@ fn ctl_socket(dir: &Path) -> Result<(OwnedFd, UnixAddr), String> {
     )
     .map_err(|e| format!("control socket: {}", e.desc()))?;
     let addr = UnixAddr::new(&short_path(&d, "ctl.sock")).map_err(|e| e.desc().to_string())?;
-    Ok((s, addr))
+    Ok((s, addr, d))
 }
 
 fn connect_ctl(dir: &Path) -> Result<OwnedFd, String> {
-    let (s, addr) = ctl_socket(dir)?;
+    let (s, addr, _dir) = ctl_socket(dir)?;
     connect(s.as_raw_fd(), &addr).map_err(|e| {
         format!(
             "the container's supervisor does not answer ({}): is it still running?",
@@ -258,7 +259,7 @@ impl crate::sandbox::Supervisor for Supervisor {
 }
 
 fn bind_ctl(dir: &Path) -> Result<OwnedFd, String> {
-    let (s, addr) = ctl_socket(dir)?;
+    let (s, addr, _dir) = ctl_socket(dir)?;
     bind(s.as_raw_fd(), &addr).map_err(|e| format!("bind control socket: {}", e.desc()))?;
     listen(&s, Backlog::new(16).map_err(|e| e.desc().to_string())?)
         .map_err(|e| format!("listen: {}", e.desc()))?;

@@ -120,32 +120,15 @@ fn mountpoint_at(
         cur.push(c);
         let last = i + 1 == comps.len();
         let cp = cs(&cur).map_err(|e| e.to_string())?;
-        if last && !is_dir {
-            let fd = nix::fcntl::openat(
-                Some(dir.as_raw_fd()),
-                cp.as_c_str(),
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .map_err(|e| format!("mountpoint {}: {}", cur.display(), e.desc()))?;
-            drop(sys::own_fd(fd));
-        } else if last && link.is_some() {
-            let l = cs(link.unwrap_or(Path::new(""))).map_err(|e| e.to_string())?;
+        if let (true, Some(link)) = (last, link) {
+            let l = cs(link).map_err(|e| e.to_string())?;
             match nix::unistd::symlinkat(l.as_c_str(), Some(dir.as_raw_fd()), cp.as_c_str()) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(format!("symlink {}: {}", cur.display(), e.desc())),
             }
         } else {
-            match nix::sys::stat::mkdirat(
-                Some(dir.as_raw_fd()),
-                cp.as_c_str(),
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            ) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(format!("mountpoint {}: {}", cur.display(), e.desc())),
-            }
+            sys::make_mountpoint(dir, cp.as_c_str(), is_dir || !last)
+                .map_err(|e| format!("mountpoint {}: {}", cur.display(), e.desc()))?;
         }
     }
     Ok(())
@@ -211,30 +194,8 @@ fn mountpoint(base: BorrowedFd<'_>, path: &Path, is_dir: bool) -> Result<OwnedFd
             )?,
         };
         let name = cs(Path::new(c.as_os_str())).map_err(|e| e.to_string())?;
-        let made = if last && !is_dir {
-            nix::fcntl::openat(
-                Some(parent.as_raw_fd()),
-                name.as_c_str(),
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_EXCL
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_NOFOLLOW
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .and_then(sys::own_fd)
-            .map(drop)
-        } else {
-            nix::sys::stat::mkdirat(
-                Some(parent.as_raw_fd()),
-                name.as_c_str(),
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            )
-        };
-        match made {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(format!("mountpoint {}: {}", cur.display(), e.desc())),
-        }
+        sys::make_mountpoint(parent.as_fd(), name.as_c_str(), is_dir || !last)
+            .map_err(|e| format!("mountpoint {}: {}", cur.display(), e.desc()))?;
     }
     let rel = if comps.is_empty() {
         PathBuf::from(".")
@@ -628,25 +589,9 @@ fn build_dev(
         || "dev tmpfs".into(),
     )?;
     let make = |name: &CStr, dir: bool| -> Result<(), String> {
-        let r = if dir {
-            nix::sys::stat::mkdirat(
-                Some(dev.as_raw_fd()),
-                name,
-                nix::sys::stat::Mode::from_bits_truncate(0o755),
-            )
-        } else {
-            nix::fcntl::openat(
-                Some(dev.as_raw_fd()),
-                name,
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::from_bits_truncate(0o644),
-            )
-            .and_then(sys::own_fd)
-            .map(drop)
-        };
-        ctx(r, || format!("/dev/{}", name.to_string_lossy()))
+        ctx(sys::make_mountpoint(dev.as_fd(), name, dir), || {
+            format!("/dev/{}", name.to_string_lossy())
+        })
     };
     let at = |name: &CStr| -> Result<OwnedFd, String> {
         ctx(
