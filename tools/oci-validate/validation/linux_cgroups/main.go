@@ -6,7 +6,6 @@ package main
 import (
 	"fmt"
 	"io/ioutil"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -76,42 +75,62 @@ func main() {
 	if err := r.Create(); !t.Check(err, "create") {
 		return
 	}
-	st, err := r.State()
-	if !t.Check(err, "state") {
+	// The container's process (ps): a runtime may put it in cgroupsPath itself (runc) or below it (capvisor: the
+	// sandbox's cgroups go under cgroupsPath); the limits are read where the process is.
+	pid, err := util.ContainerProcess(r)
+	if !t.Check(err, "find the container's process") {
 		return
 	}
-	if dir, ok := v2Dir(st.Pid); ok && !strings.HasSuffix(dir, "/") {
-		if _, err := os.Stat(filepath.Join(dir, "memory.max")); err == nil || !v1Has(st.Pid, cgPath) {
-			t.Diag("cgroup v2: " + dir)
-			t.Spec(strings.HasSuffix(dir, cgPath), specerror.CgroupsAbsPathRelToMount, fmt.Sprintf("the process is in the cgroup %s (v2: %s)", cgPath, dir))
-			t.Ok(read(filepath.Join(dir, "memory.max")) == fmt.Sprint(mem), "v2 memory.max is the limit (got "+read(filepath.Join(dir, "memory.max"))+")")
-			t.Ok(read(filepath.Join(dir, "memory.low")) == fmt.Sprint(res), "v2 memory.low is the reservation (got "+read(filepath.Join(dir, "memory.low"))+")")
-			t.Ok(read(filepath.Join(dir, "pids.max")) == "64", "v2 pids.max is 64 (got "+read(filepath.Join(dir, "pids.max"))+")")
-			t.Ok(read(filepath.Join(dir, "cpu.max")) == "50000 100000", "v2 cpu.max is the quota and period (got "+read(filepath.Join(dir, "cpu.max"))+")")
-			return
-		}
+	if dir, ok := v2Dir(pid); ok && !v1Has(pid, cgPath) {
+		t.Diag("cgroup v2: " + dir)
+		t.Spec(strings.Contains(dir, cgPath), specerror.CgroupsPathAttach, fmt.Sprintf("the process is in the cgroup %s or below (v2: %s)", cgPath, dir))
+		t.Ok(read(filepath.Join(dir, "memory.max")) == fmt.Sprint(mem), "v2 memory.max is the limit (got "+read(filepath.Join(dir, "memory.max"))+")")
+		t.Ok(read(filepath.Join(dir, "memory.low")) == fmt.Sprint(res), "v2 memory.low is the reservation (got "+read(filepath.Join(dir, "memory.low"))+")")
+		t.Ok(read(filepath.Join(dir, "pids.max")) == "64", "v2 pids.max is 64 (got "+read(filepath.Join(dir, "pids.max"))+")")
+		t.Ok(read(filepath.Join(dir, "cpu.max")) == "50000 100000", "v2 cpu.max is the quota and period (got "+read(filepath.Join(dir, "cpu.max"))+")")
+		return
 	}
 	cg, err := cgroups.FindCgroup()
 	if !t.Check(err, "find the cgroup v1 mount") {
 		return
 	}
-	m, err := cg.GetMemoryData(st.Pid, cgPath)
-	if t.Check(err, "v1 memory cgroup at "+cgPath) {
-		t.Ok(m.Limit != nil && *m.Limit == mem, fmt.Sprintf("memory.limit_in_bytes is %d", mem))
-		t.Ok(m.Reservation != nil && *m.Reservation == res, fmt.Sprintf("memory.soft_limit_in_bytes is %d", res))
+	// A relative path makes runtime-tools' cgroups package read the process's own cgroup, after checking that it
+	// lies at or below cgroupsPath.
+	rel := strings.TrimPrefix(cgPath, "/")
+	for _, sub := range []string{"memory", "pids", "cpu"} {
+		at, err := cgroups.GetSubsystemPath(pid, sub)
+		t.Spec(err == nil && strings.HasPrefix(at, cgPath), specerror.CgroupsPathAttach,
+			fmt.Sprintf("the process is in the %s cgroup %s or below (got %s)", sub, cgPath, at))
 	}
-	p, err := cg.GetPidsData(st.Pid, cgPath)
-	if t.Check(err, "v1 pids cgroup at "+cgPath) {
+	m, err := cg.GetMemoryData(pid, rel)
+	if t.Check(err, "v1 memory cgroup of the process") {
+		t.Ok(m.Limit != nil && *m.Limit == mem, fmt.Sprintf("memory.limit_in_bytes is %d (got %v)", mem, deref(m.Limit)))
+		t.Ok(m.Reservation != nil && *m.Reservation == res, fmt.Sprintf("memory.soft_limit_in_bytes is %d (got %v)", res, deref(m.Reservation)))
+	}
+	p, err := cg.GetPidsData(pid, rel)
+	if t.Check(err, "v1 pids cgroup of the process") {
 		t.Ok(p.Limit == 64, fmt.Sprintf("pids.max is 64 (got %d)", p.Limit))
 	}
-	c, err := cg.GetCPUData(st.Pid, cgPath)
-	if t.Check(err, "v1 cpu cgroup at "+cgPath) {
-		t.Ok(c.Shares != nil && *c.Shares == 512, "cpu.shares is 512")
-		t.Ok(c.Quota != nil && *c.Quota == 50000, "cpu.cfs_quota_us is 50000")
-		t.Ok(c.Period != nil && *c.Period == 100000, "cpu.cfs_period_us is 100000")
+	c, err := cg.GetCPUData(pid, rel)
+	if t.Check(err, "v1 cpu cgroup of the process") {
+		t.Ok(c.Shares != nil && *c.Shares == 512, fmt.Sprintf("cpu.shares is 512 (got %v)", derefU(c.Shares)))
+		t.Ok(c.Quota != nil && *c.Quota == 50000, fmt.Sprintf("cpu.cfs_quota_us is 50000 (got %v)", deref(c.Quota)))
+		t.Ok(c.Period != nil && *c.Period == 100000, fmt.Sprintf("cpu.cfs_period_us is 100000 (got %v)", derefU(c.Period)))
 	}
-	sub, err := cgroups.GetSubsystemPath(st.Pid, "memory")
-	t.Spec(err == nil && sub == cgPath, specerror.CgroupsPathAttach, fmt.Sprintf("the process is in the memory cgroup %s (got %s)", cgPath, sub))
+}
+
+func deref(p *int64) interface{} {
+	if p == nil {
+		return "unset"
+	}
+	return *p
+}
+
+func derefU(p *uint64) interface{} {
+	if p == nil {
+		return "unset"
+	}
+	return *p
 }
 
 func v1Has(pid int, cgPath string) bool {
