@@ -35,8 +35,8 @@ if [ ! -d "$rt/generate" ]; then
   echo "oci-validate: $rt missing: apt-get install golang-github-opencontainers-runtime-tools-dev" >&2; exit 2
 fi
 busybox=${BUSYBOX:-/bin/busybox}
-# A dynamic busybox names its ELF interpreter; the rootfs has no libc for it.
-if [ ! -x "$busybox" ] || grep -q 'ld-linux' "$busybox"; then
+# A dynamic busybox would need a libc the rootfs does not have (ldd fails on a static binary).
+if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
   echo "oci-validate: $busybox is not a static busybox: apt-get install busybox-static" >&2; exit 2
 fi
 mkdir -p "$out/gopath/src/capvisor.dev" "$bin"
