@@ -7,7 +7,8 @@
 #   RUNTIME=target/release/sentry tools/oci-validate.sh   # capvisor (default: release, else debug build)
 #   tools/oci-validate.sh create kill                     # only these programs
 #
-# Env: RUNTIME, OCI_VALIDATE_TIMEOUT (seconds a program, default 120), OCI_VALIDATE_KEEP=1 (keep bundles and TAP).
+# Env: RUNTIME, OCI_VALIDATE_TIMEOUT (seconds a program, default 120), OCI_VALIDATE_KEEP=1 (keep bundles and TAP),
+# OCI_VALIDATE_ANNOTATIONS=k=v,... (added to every config.json, e.g. dev.capvisor.platform=ptrace).
 # Writes target/oci-validate/results/<program>.tap and target/oci-validate/results.json.
 # Ends with "N passed, N failed, N skipped (of N TAP assertions in M programs)"; exits 1 when an assertion failed.
 set -uo pipefail

@@ -376,6 +376,12 @@ func DefaultGenerator() *generate.Generator {
 	}
 	g.SetRootPath("rootfs")
 	g.SetProcessArgs([]string{"/runtimetest"})
+	// Runtime-specific annotations for every container, e.g. OCI_VALIDATE_ANNOTATIONS=dev.capvisor.platform=ptrace.
+	for _, kv := range strings.Split(os.Getenv("OCI_VALIDATE_ANNOTATIONS"), ",") {
+		if i := strings.Index(kv, "="); i > 0 {
+			g.AddAnnotation(kv[:i], kv[i+1:])
+		}
+	}
 	return &g
 }
 
