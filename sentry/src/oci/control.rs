@@ -221,8 +221,7 @@ impl crate::sandbox::Supervisor for Supervisor {
     fn created(&mut self, held: Held) -> Result<(), String> {
         if let Some(adj) = self.oom_score_adj {
             // Raising needs no privilege; lowering below the shim's value needs CAP_SYS_RESOURCE, which the
-            // supervisor does not keep: then a warning (as runc warns for what it cannot apply), and the process runs
-            // with the score it inherited.
+            // supervisor does not keep: then a warning in --log, and the process runs with the score it inherited.
             if let Err(e) = std::fs::write(
                 format!("/proc/{}/oom_score_adj", held.agent),
                 adj.to_string(),
