@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 # What `make run` runs in the sandbox. Override: make run CMD="python3 -c 'print(1)'"
 CMD ?= bash -c 'echo "hello from the sandbox: $$(id -un) in $$(pwd)"; ls /; cat /etc/shadow || true'
 
-.PHONY: all build run test unit integration lint fmt bench conformance compat escape install deps ci clean
+.PHONY: all build run test unit integration lint fmt bench conformance compat escape install deps ci clean oci-validate
 
 all: build
 
@@ -50,6 +50,15 @@ compat:
 	$(CARGO) build -p sentry -p conformance
 	-./target/debug/conformance run --platform all --sentry ./target/debug/sentry --json target/conformance.json
 	./target/debug/conformance compat --sentry ./target/debug/sentry --results target/conformance.json --out docs/compat.md
+
+# OCI runtime validation (tools/oci-validate/: Go programs on Debian's runtime-tools libraries, built offline with
+# Debian's golang-go) against RUNTIME (default: the sentry built here). Ends with "N passed, N failed, N skipped (of N
+# TAP assertions in M programs)". Baseline: RUNTIME=/usr/sbin/runc make oci-validate. Not part of `make test`: see
+# docs/compat.md, "OCI runtime-tools validation".
+RUNTIME ?= $(CURDIR)/target/release/sentry
+oci-validate:
+	@if [ "$(RUNTIME)" = "$(CURDIR)/target/release/sentry" ]; then $(CARGO) build --release -p sentry; fi
+	RUNTIME=$(RUNTIME) ./tools/oci-validate.sh $(OCI_VALIDATE_PROGRAMS)
 
 install: build
 	install -D -m 0755 target/release/sentry $(DESTDIR)$(PREFIX)/bin/sentry

@@ -282,12 +282,26 @@ pub fn write(sentry: &Path, results: Option<&Path>, out: &Path) -> Result<usize,
         }
         None => (None, "no results".to_owned()),
     };
-    let text = render(&table, report.as_ref(), &name);
+    let old = std::fs::read_to_string(out).ok();
+    let text = keep_handwritten(render(&table, report.as_ref(), &name), old.as_deref());
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
     std::fs::write(out, text).map_err(|e| format!("write {}: {e}", out.display()))?;
     Ok(table.len())
+}
+
+/// The line after which docs/compat.md is written by hand (e.g. "OCI runtime-tools validation"): `make compat`
+/// keeps it and everything below it.
+pub const HANDWRITTEN_MARKER: &str =
+    "<!-- Hand-written from here on: `make compat` keeps everything below this line. -->";
+
+/// The generated text followed by the hand-written tail of the previous file, if it had one.
+pub fn keep_handwritten(generated: String, old: Option<&str>) -> String {
+    match old.and_then(|o| o.find(HANDWRITTEN_MARKER).map(|i| &o[i..])) {
+        Some(tail) => format!("{}\n\n{tail}", generated.trim_end()),
+        None => generated,
+    }
 }
 
 /// Why a known difference exists (deliberate deviations and open gaps, with where they are explained). A case not
@@ -335,5 +349,20 @@ mod tests {
         let md = render(&t, None, "no results");
         assert!(md.contains("| 0 | read | native | a \\| b |"));
         assert!(md.contains("| 165 | mount | denied(EPERM: x) | n | `denied.mount` | not run |"));
+    }
+
+    #[test]
+    fn regeneration_keeps_the_handwritten_tail() {
+        let old = format!("# old table\n\n{HANDWRITTEN_MARKER}\n\n## OCI\n\nkept\n");
+        let new = keep_handwritten("# new table\n".to_owned(), Some(&old));
+        assert_eq!(
+            new,
+            format!("# new table\n\n{HANDWRITTEN_MARKER}\n\n## OCI\n\nkept\n")
+        );
+        assert_eq!(
+            keep_handwritten("# t\n".to_owned(), Some("# old\n")),
+            "# t\n"
+        );
+        assert_eq!(keep_handwritten("# t\n".to_owned(), None), "# t\n");
     }
 }

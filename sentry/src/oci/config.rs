@@ -45,6 +45,8 @@ pub struct Prepared {
     pub oci_version: String,
     /// linux.cgroupsPath, as a path below each hierarchy's root.
     pub cgroup_path: Option<PathBuf>,
+    /// process.oomScoreAdj: the supervisor writes it for the container's process once it exists.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// linux.cgroupsPath as a directory below each cgroup hierarchy's root. The cgroupfs form (`/a/b`) is taken as
@@ -597,6 +599,7 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
         oci_version,
         policy,
         cgroup_path,
+        oom_score_adj: process.oom_score_adj(),
     })
 }
 

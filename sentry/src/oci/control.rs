@@ -178,6 +178,7 @@ pub struct Supervisor {
     ready: Option<OwnedFd>,
     log: Log,
     foreground: bool,
+    oom_score_adj: Option<i32>,
 }
 
 impl Supervisor {
@@ -188,7 +189,14 @@ impl Supervisor {
             ready: Some(ready),
             log,
             foreground,
+            oom_score_adj: None,
         }
+    }
+
+    /// process.oomScoreAdj, applied to the container's process when it is created.
+    pub fn with_oom_score_adj(mut self, adj: Option<i32>) -> Self {
+        self.oom_score_adj = adj;
+        self
     }
 }
 
@@ -211,6 +219,19 @@ fn find_spawner(init: i32, agent: i32) -> i32 {
 
 impl crate::sandbox::Supervisor for Supervisor {
     fn created(&mut self, held: Held) -> Result<(), String> {
+        if let Some(adj) = self.oom_score_adj {
+            // Raising needs no privilege; lowering below the shim's value needs CAP_SYS_RESOURCE, which the
+            // supervisor does not keep: then a warning in --log, and the process runs with the score it inherited.
+            if let Err(e) = std::fs::write(
+                format!("/proc/{}/oom_score_adj", held.agent),
+                adj.to_string(),
+            ) {
+                self.log.write(
+                    "warning",
+                    &format!("process.oomScoreAdj {adj} not applied: {e}"),
+                );
+            }
+        }
         let mut sh = self.shared.lock().map_err(|_| "state lock".to_string())?;
         sh.state.init = held.init;
         sh.state.init_start = start_time(held.init).unwrap_or(0);

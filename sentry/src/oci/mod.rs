@@ -489,7 +489,8 @@ fn supervise(
         say(&ready, "error out of file descriptors\n");
         return 1;
     };
-    let events = control::Supervisor::new(st, p.hooks.clone(), ready_copy, log.clone(), foreground);
+    let events = control::Supervisor::new(st, p.hooks.clone(), ready_copy, log.clone(), foreground)
+        .with_oom_score_adj(p.oom_score_adj);
     let spec = crate::sandbox::Spec {
         policy,
         program: p.program,
