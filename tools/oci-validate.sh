@@ -74,6 +74,8 @@ results="$out/results"
 rm -rf "$results"; mkdir -p "$results"
 work=$(mktemp -d /tmp/oci-validate.XXXXXX)
 export OCI_VALIDATE_ROOT="$work/root" OCI_VALIDATE_TMP="$work/bundles" OCI_VALIDATE_DIR="$bin"
+# The runtime's audit logs go with the run's temporary directory, not the node's /var/log/capvisor.
+export CAPVISOR_AUDIT_DIR="$work/audit"
 mkdir -p "$OCI_VALIDATE_ROOT" "$OCI_VALIDATE_TMP"
 chmod 755 "$work" "$OCI_VALIDATE_TMP" # a container with a user namespace reaches its bundle as an unmapped user
 

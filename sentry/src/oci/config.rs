@@ -47,6 +47,21 @@ pub struct Prepared {
     pub cgroup_path: Option<PathBuf>,
     /// process.oomScoreAdj: the supervisor writes it for the container's process once it exists.
     pub oom_score_adj: Option<i32>,
+    /// IPC and UTS namespaces to join (a pod's).
+    pub join_ipc: Option<PathBuf>,
+    pub join_uts: Option<PathBuf>,
+    /// linux.resources.cpu, applied at cgroupsPath.
+    pub cpu: Option<CpuLimits>,
+}
+
+/// linux.resources.cpu.
+#[derive(Debug, Clone, Default)]
+pub struct CpuLimits {
+    pub shares: Option<u64>,
+    pub quota: Option<i64>,
+    pub period: Option<u64>,
+    pub cpus: Option<String>,
+    pub mems: Option<String>,
 }
 
 /// linux.cgroupsPath as a directory below each cgroup hierarchy's root. The cgroupfs form (`/a/b`) is taken as
@@ -416,16 +431,21 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
     let linux = spec.linux().clone().unwrap_or_default();
     let mut netns = None;
     let mut own_net = false;
+    let mut join_ipc = None;
+    let mut join_uts = None;
     for ns in linux.namespaces().as_deref().unwrap_or_default() {
         match (ns.typ(), ns.path()) {
             (LinuxNamespaceType::Network, Some(p)) => netns = Some(p.clone()),
             (LinuxNamespaceType::Network, None) => own_net = true,
+            // A pod's IPC and UTS namespaces (CRI joins every app container to its pause container's).
+            (LinuxNamespaceType::Ipc, Some(p)) => join_ipc = Some(p.clone()),
+            (LinuxNamespaceType::Uts, Some(p)) => join_uts = Some(p.clone()),
             (LinuxNamespaceType::Time, _) => {
                 return Err(err("config.json: a time namespace is not supported"))
             }
             (t, Some(p)) => {
                 return Err(format!(
-                    "config.json: joining an existing {t:?} namespace ({}) is not supported; only the network namespace can be joined",
+                    "config.json: joining an existing {t:?} namespace ({}) is not supported; only network, ipc and uts namespaces can be joined",
                     p.display()
                 ))
             }
@@ -537,6 +557,20 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
         }
         None => Hooks::default(),
     };
+    if join_uts.is_some() && spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) {
+        return Err("config.json: hostname needs a UTS namespace of the container's own (it joins one by path)".into());
+    }
+    let cpu = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.cpu().clone())
+        .map(|c| CpuLimits {
+            shares: c.shares(),
+            quota: c.quota(),
+            period: c.period(),
+            cpus: c.cpus().clone(),
+            mems: c.mems().clone(),
+        });
     let cgroup_path = linux
         .cgroups_path()
         .as_ref()
@@ -599,6 +633,9 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
         oci_version,
         policy,
         cgroup_path,
+        join_ipc,
+        join_uts,
+        cpu,
         oom_score_adj: process.oom_score_adj(),
     })
 }

@@ -480,6 +480,11 @@ fn supervise(
         let (dirs, created) = crate::sandbox::cgroup::container_dirs(rel);
         policy.controls.cgroup_parents.clone_from(&dirs);
         st.cgroup_leaves.clone_from(&dirs);
+        if let Some(cpu) = &p.cpu {
+            for note in crate::sandbox::cgroup::apply_cpu(&dirs, cpu) {
+                log.write("warning", &note);
+            }
+        }
         leaves = dirs;
         policy.controls.cgroup_always = true;
         st.cgroups.clone_from(&created);
@@ -504,6 +509,8 @@ fn supervise(
             hidden: p.hidden,
             sysfs: p.sysfs,
             netns: p.netns,
+            ipc: p.join_ipc,
+            uts: p.join_uts,
             console,
             relay_tty: foreground && p.terminal,
             console_size: p.console_size,

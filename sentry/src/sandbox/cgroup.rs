@@ -136,6 +136,58 @@ pub fn container_dirs(rel: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (dirs, created)
 }
 
+/// linux.resources.cpu at the container's cgroup in each CPU hierarchy: v1 `cpu.shares`, `cpu.cfs_period_us`,
+/// `cpu.cfs_quota_us` and `cpuset.cpus`/`cpuset.mems`; v2 `cpu.weight`, `cpu.max`, `cpuset.cpus`/`cpuset.mems` where
+/// those files exist (the controller is enabled). Returns what could not be written.
+pub fn apply_cpu(dirs: &[PathBuf], cpu: &crate::oci::config::CpuLimits) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut put = |d: &Path, file: &str, v: String| {
+        let f = d.join(file);
+        if f.exists() {
+            if let Err(e) = write(&f, &v) {
+                notes.push(format!("{}: {e}", f.display()));
+            }
+        }
+    };
+    for d in dirs {
+        if d.join("cpu.cfs_quota_us").exists() || d.join("cpu.shares").exists() {
+            if let Some(s) = cpu.shares {
+                put(d, "cpu.shares", s.to_string());
+            }
+            if let Some(p) = cpu.period {
+                put(d, "cpu.cfs_period_us", p.to_string());
+            }
+            if let Some(q) = cpu.quota {
+                put(d, "cpu.cfs_quota_us", q.to_string());
+            }
+        }
+        if d.join("cpu.max").exists() {
+            if let Some(s) = cpu.shares {
+                // runc's conversion of shares [2, 262144] to weight [1, 10000].
+                let w = 1 + (s.clamp(2, 262_144) - 2) * 9999 / 262_142;
+                put(d, "cpu.weight", w.to_string());
+            }
+            if cpu.quota.is_some() || cpu.period.is_some() {
+                let q = cpu
+                    .quota
+                    .filter(|q| *q > 0)
+                    .map_or("max".to_string(), |q| q.to_string());
+                put(
+                    d,
+                    "cpu.max",
+                    format!("{q} {}", cpu.period.unwrap_or(100_000)),
+                );
+            }
+        }
+        for (file, v) in [("cpuset.cpus", &cpu.cpus), ("cpuset.mems", &cpu.mems)] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                put(d, file, v.to_string());
+            }
+        }
+    }
+    notes
+}
+
 /// Moves `pid` into each of `dirs` that no directory of `own` (the sandbox's budget cgroups, made below some of them)
 /// lies in. Returns what could not be done.
 pub fn join_container(dirs: &[PathBuf], own: &[PathBuf], pid: i32) -> Vec<String> {

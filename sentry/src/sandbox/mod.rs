@@ -76,6 +76,9 @@ pub struct Container {
     pub sysfs: Option<PathBuf>,
     /// A network namespace to join (how containerd and CNI give a pod its network) instead of a new one.
     pub netns: Option<PathBuf>,
+    /// IPC and UTS namespaces to join (a pod's, as CRI asks for every app container) instead of new ones.
+    pub ipc: Option<PathBuf>,
+    pub uts: Option<PathBuf>,
     /// A connected console socket (`--console-socket`): the pty master goes there, the slave is the process's stdio.
     pub console: Option<OwnedFd>,
     /// `process.terminal` in the foreground (`sentry run` without a console socket): relay the caller's terminal.
@@ -311,16 +314,26 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     // A pod's network namespace (made by containerd and CNI): joined while the sentry is still single-threaded and
     // before the sandbox's user namespace exists, so the sandbox lives in it and the sentry's mediated connects leave
     // from it.
-    if let Some(ns) = spec.container.as_ref().and_then(|c| c.netns.as_ref()) {
-        let f = std::fs::File::open(ns)
-            .map_err(|e| SandboxError::Setup(format!("network namespace {}: {e}", ns.display())))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-            SandboxError::Setup(format!(
-                "join network namespace {}: {}",
-                ns.display(),
-                e.desc()
-            ))
-        })?;
+    let mut joined = 0;
+    if let Some(c) = spec.container.as_ref() {
+        for (ns, flag, what) in [
+            (&c.netns, libc::CLONE_NEWNET, "network"),
+            (&c.ipc, libc::CLONE_NEWIPC, "ipc"),
+            (&c.uts, libc::CLONE_NEWUTS, "uts"),
+        ] {
+            let Some(ns) = ns else { continue };
+            let f = std::fs::File::open(ns).map_err(|e| {
+                SandboxError::Setup(format!("{what} namespace {}: {e}", ns.display()))
+            })?;
+            nix::sched::setns(f, nix::sched::CloneFlags::from_bits_retain(flag)).map_err(|e| {
+                SandboxError::Setup(format!(
+                    "join {what} namespace {}: {}",
+                    ns.display(),
+                    e.desc()
+                ))
+            })?;
+            joined |= flag;
+        }
     }
     // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
     // a host file of the sandbox's after this.
@@ -337,13 +350,12 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
     .map_err(host("socketpair"))?;
 
     // The sentry is single-threaded up to here, which makes the fork in the clone safe.
-    let joined_netns = spec.container.as_ref().is_some_and(|c| c.netns.is_some());
-    let ns_flags = if spec.policy.net.mode == Mode::Host || joined_netns {
+    let ns_flags = if spec.policy.net.mode == Mode::Host {
         // `--net host`: the host's network namespace; every connect is decided and performed by the sentry.
         NS_FLAGS & !libc::CLONE_NEWNET
     } else {
         NS_FLAGS
-    };
+    } & !joined;
     let child = sys::fork_into_namespaces(ns_flags).map_err(|e| match e {
         Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => SandboxError::Setup(format!(
             "cannot create the sandbox's namespaces ({}): user namespaces may be restricted on this host",
