@@ -54,7 +54,7 @@ pub struct Prepared {
     pub cpu: Option<CpuLimits>,
 }
 
-/// linux.resources.cpu.
+/// linux.resources that are written at cgroupsPath.
 #[derive(Debug, Clone, Default)]
 pub struct CpuLimits {
     pub shares: Option<u64>,
@@ -62,6 +62,11 @@ pub struct CpuLimits {
     pub period: Option<u64>,
     pub cpus: Option<String>,
     pub mems: Option<String>,
+    /// memory.limit, memory.reservation and pids.limit, shown at cgroupsPath too (the budget cgroups below it
+    /// enforce them as well).
+    pub memory: Option<i64>,
+    pub reservation: Option<i64>,
+    pub pids: Option<i64>,
 }
 
 /// linux.cgroupsPath as a directory below each cgroup hierarchy's root. The cgroupfs form (`/a/b`) is taken as
@@ -557,20 +562,25 @@ pub fn load(bundle: &Path, systemd_cgroup: bool) -> Result<Prepared, String> {
         }
         None => Hooks::default(),
     };
-    if join_uts.is_some() && spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) {
-        return Err("config.json: hostname needs a UTS namespace of the container's own (it joins one by path)".into());
-    }
-    let cpu = linux
-        .resources()
-        .as_ref()
-        .and_then(|r| r.cpu().clone())
-        .map(|c| CpuLimits {
-            shares: c.shares(),
-            quota: c.quota(),
-            period: c.period(),
-            cpus: c.cpus().clone(),
-            mems: c.mems().clone(),
-        });
+    let res = linux.resources().clone().unwrap_or_default();
+    let cpu = Some(CpuLimits {
+        shares: res.cpu().as_ref().and_then(|c| c.shares()),
+        quota: res.cpu().as_ref().and_then(|c| c.quota()),
+        period: res.cpu().as_ref().and_then(|c| c.period()),
+        cpus: res.cpu().as_ref().and_then(|c| c.cpus().clone()),
+        mems: res.cpu().as_ref().and_then(|c| c.mems().clone()),
+        memory: res
+            .memory()
+            .as_ref()
+            .and_then(|m| m.limit())
+            .filter(|l| *l > 0),
+        reservation: res
+            .memory()
+            .as_ref()
+            .and_then(|m| m.reservation())
+            .filter(|l| *l > 0),
+        pids: res.pids().as_ref().map(|p| p.limit()).filter(|l| *l > 0),
+    });
     let cgroup_path = linux
         .cgroups_path()
         .as_ref()

@@ -179,6 +179,16 @@ pub fn apply_cpu(dirs: &[PathBuf], cpu: &crate::oci::config::CpuLimits) -> Vec<S
                 );
             }
         }
+        let v1_mem = d.join("memory.limit_in_bytes").exists();
+        for (v1, v2, v) in [
+            ("memory.limit_in_bytes", "memory.max", cpu.memory),
+            ("memory.soft_limit_in_bytes", "memory.low", cpu.reservation),
+            ("pids.max", "pids.max", cpu.pids),
+        ] {
+            if let Some(v) = v {
+                put(d, if v1_mem { v1 } else { v2 }, v.to_string());
+            }
+        }
         for (file, v) in [("cpuset.cpus", &cpu.cpus), ("cpuset.mems", &cpu.mems)] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 put(d, file, v.to_string());

@@ -335,6 +335,21 @@ pub fn run(mut spec: Spec) -> Result<i32, SandboxError> {
             joined |= flag;
         }
     }
+    // A hostname in a joined UTS namespace: only the one it already has (the pod's), which needs no change.
+    if joined & libc::CLONE_NEWUTS != 0 {
+        if let Some(c) = plan.container.as_mut() {
+            if let Some(h) = c.hostname.take() {
+                let now = nix::unistd::gethostname()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if now != h {
+                    return Err(SandboxError::Setup(format!(
+                        "hostname {h:?} cannot be set in a joined UTS namespace (its hostname is {now:?})"
+                    )));
+                }
+            }
+        }
+    }
     // The gofer first, while the sentry is still single-threaded: it holds the grant roots, and nothing here touches
     // a host file of the sandbox's after this.
     let gofer = Arc::new(

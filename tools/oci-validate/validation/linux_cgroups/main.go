@@ -135,5 +135,5 @@ func derefU(p *uint64) interface{} {
 
 func v1Has(pid int, cgPath string) bool {
 	sub, err := cgroups.GetSubsystemPath(pid, "memory")
-	return err == nil && sub == cgPath
+	return err == nil && (sub == cgPath || strings.HasPrefix(sub, cgPath+"/"))
 }
