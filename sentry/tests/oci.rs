@@ -674,3 +674,46 @@ fn the_spawner_survives_the_containers_own_signals_and_cgroups_go_with_delete() 
     assert_eq!(out.code, 1, "{out}");
     assert!(!Path::new("/tmp/capvisor-escape.scope").exists());
 }
+
+#[test]
+fn a_dangling_symlink_under_a_bind_mount_is_made_inside_the_rootfs() {
+    if !busybox() {
+        return;
+    }
+    let host = TempDir::new_in(Path::new("/var/tmp"), "oci-resolv");
+    std::fs::write(host.path().join("resolv.conf"), "nameserver 192.0.2.53\n").expect("resolv");
+    let outside = TempDir::new_in(Path::new("/var/tmp"), "oci-outside");
+    let b = Bundle::new("oci-dangling", |c| {
+        args(c, &["cat", "/etc/resolv.conf", "/etc/hosts"]);
+        let m = c["mounts"].as_array_mut().expect("mounts");
+        m.push(serde_json::json!({"destination": "/etc/resolv.conf", "type": "bind", "source": host.path().join("resolv.conf"), "options": ["rbind", "ro"]}));
+        m.push(serde_json::json!({"destination": "/etc/hosts", "type": "bind", "source": host.path().join("resolv.conf"), "options": ["rbind", "ro"]}));
+    });
+    // As systemd images have it, and one that climbs out of the rootfs (it must stay inside).
+    std::os::unix::fs::symlink(
+        "../run/systemd/resolve/stub-resolv.conf",
+        b.rootfs().join("etc/resolv.conf"),
+    )
+    .expect("link");
+    let escape = format!("../../../../../../..{}/hosts", outside.path().display());
+    std::os::unix::fs::symlink(&escape, b.rootfs().join("etc/hosts")).expect("link");
+    let id = format!("dangling-{}", std::process::id());
+    let out = b.sentry(&["run", "--bundle", b.path().to_str().expect("utf8"), &id]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, "nameserver 192.0.2.53\nnameserver 192.0.2.53\n");
+    assert!(
+        b.rootfs()
+            .join("run/systemd/resolve/stub-resolv.conf")
+            .exists(),
+        "made inside the rootfs"
+    );
+    assert!(
+        !outside.path().join("hosts").exists(),
+        "nothing made outside the rootfs"
+    );
+    assert!(b
+        .rootfs()
+        .join(outside.path().strip_prefix("/").expect("abs"))
+        .join("hosts")
+        .exists());
+}

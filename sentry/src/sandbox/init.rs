@@ -159,6 +159,18 @@ impl Layer<'_> {
 /// rootfs (`/etc/resolv.conf -> /run/...`) resolves inside the rootfs, never onto the host, so a hostile image cannot
 /// make the runtime create or mount anything outside it.
 fn mountpoint(base: BorrowedFd<'_>, path: &Path, is_dir: bool) -> Result<OwnedFd, String> {
+    mountpoint_at_depth(base, path, is_dir, 0)
+}
+
+/// `mountpoint`, `depth` symlinks deep. A dangling symlink on the way (an image's `/etc/resolv.conf ->
+/// ../run/systemd/resolve/stub-resolv.conf`, which the kubelet binds over) has its target made, inside the view's root
+/// (absolute targets are the root's, `..` stops at it), as runc does.
+fn mountpoint_at_depth(
+    base: BorrowedFd<'_>,
+    path: &Path,
+    is_dir: bool,
+    depth: u32,
+) -> Result<OwnedFd, String> {
     let open = |rel: &Path, flags: i32| -> Result<OwnedFd, Errno> {
         sys::openat2(
             base,
@@ -194,6 +206,21 @@ fn mountpoint(base: BorrowedFd<'_>, path: &Path, is_dir: bool) -> Result<OwnedFd
             )?,
         };
         let name = cs(Path::new(c.as_os_str())).map_err(|e| e.to_string())?;
+        if let Ok(link) = nix::fcntl::readlinkat(Some(parent.as_raw_fd()), name.as_c_str()) {
+            if depth >= 8 {
+                return Err(format!("mountpoint {}: too many symlinks", path.display()));
+            }
+            let link = PathBuf::from(link);
+            let at = Path::new("/").join(cur.parent().unwrap_or(Path::new("")));
+            let target = crate::policy::load::lexical(&at.join(link));
+            drop(mountpoint_at_depth(
+                base,
+                &target,
+                is_dir || !last,
+                depth + 1,
+            )?);
+            continue;
+        }
         sys::make_mountpoint(parent.as_fd(), name.as_c_str(), is_dir || !last)
             .map_err(|e| format!("mountpoint {}: {}", cur.display(), e.desc()))?;
     }
