@@ -83,14 +83,29 @@ pub fn reset_signals() {
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, &raw const set, std::ptr::null_mut()) };
 }
 
-/// SIGCHLD ignored: children are reaped by the kernel and never become zombies.
-pub fn ignore_sigchld() -> Result<(), Errno> {
-    // SAFETY: SIG_IGN is a valid disposition for SIGCHLD.
-    let rc = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-    if rc == libc::SIG_ERR {
-        return Err(Errno::last());
+/// The fields of /proc/PID/stat after the command (which may hold spaces and parentheses): field N of proc(5)
+/// is `[N - 3]` (state is field 3, ppid 4, utime 14, starttime 22, rss 24).
+pub fn proc_stat(pid: i32) -> Option<Vec<String>> {
+    if pid <= 0 {
+        return None;
     }
-    Ok(())
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(String::from).collect())
+}
+
+/// Field `n` (numbered as in proc(5)) of `proc_stat`'s fields.
+pub fn stat_field<T: std::str::FromStr>(fields: &[String], n: usize) -> Option<T> {
+    fields.get(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// The children of a process (its main thread's), from /proc/PID/task/PID/children.
+pub fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect()
 }
 
 /// SIG_IGN for `sig`.

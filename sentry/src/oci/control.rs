@@ -158,6 +158,18 @@ pub fn run_hook(h: &Hook, state: &serde_json::Value) -> Result<(), String> {
     }
 }
 
+/// poststop hooks: failures are logged, never fatal (the spec's rule).
+pub fn run_poststop(hooks: &[Hook], state: &serde_json::Value, log: &Log) {
+    for h in hooks {
+        if let Err(e) = run_hook(h, state) {
+            log.write(
+                "warning",
+                &format!("poststop hook {}: {e}", h.path.display()),
+            );
+        }
+    }
+}
+
 fn run_hooks(hooks: &[Hook], state: &serde_json::Value, what: &str) -> Result<(), String> {
     for h in hooks {
         run_hook(h, state).map_err(|e| format!("{what} hook {}: {e}", h.path.display()))?;
@@ -203,13 +215,7 @@ impl Supervisor {
 /// The spawner (the init's child that is not the container's process), once the agent has forked it.
 fn find_spawner(init: i32, agent: i32) -> i32 {
     for _ in 0..200 {
-        let kids = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
-            .unwrap_or_default();
-        if let Some(p) = kids
-            .split_whitespace()
-            .filter_map(|s| s.parse::<i32>().ok())
-            .find(|p| *p != agent)
-        {
+        if let Some(p) = crate::sys::children(init).into_iter().find(|p| *p != agent) {
             return p;
         }
         std::thread::sleep(Duration::from_millis(5));

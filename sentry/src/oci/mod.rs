@@ -605,14 +605,7 @@ fn run(
             .map(|s| (s.poststop_hooks(), s.oci_json_with_status("stopped")));
         let _ = std::fs::remove_dir_all(root.join(&a.id));
         if let Ok((hooks, st)) = hooks {
-            for h in &hooks {
-                if let Err(e) = control::run_hook(h, &st) {
-                    log.write(
-                        "warning",
-                        &format!("poststop hook {}: {e}", h.path.display()),
-                    );
-                }
-            }
+            control::run_poststop(&hooks, &st, log);
         }
     }
     Ok(code)
@@ -690,15 +683,7 @@ fn delete(root: &Path, log: &Log, id: &str, force: bool) -> Result<(), String> {
     let hooks = st.poststop_hooks();
     let state_json = st.oci_json_with_status("stopped");
     std::fs::remove_dir_all(root.join(id)).map_err(|e| format!("remove state: {e}"))?;
-    for h in &hooks {
-        // poststop failures are logged, never fatal (the spec's rule).
-        if let Err(e) = control::run_hook(h, &state_json) {
-            log.write(
-                "warning",
-                &format!("poststop hook {}: {e}", h.path.display()),
-            );
-        }
-    }
+    control::run_poststop(&hooks, &state_json, log);
     Ok(())
 }
 

@@ -72,15 +72,9 @@ impl From<&HookRecord> for Hook {
     }
 }
 
-/// The start time of a process (clock ticks since boot), from /proc/PID/stat.
+/// The start time of a process (clock ticks since boot): field 22 of /proc/PID/stat.
 pub fn start_time(pid: i32) -> Option<u64> {
-    if pid <= 0 {
-        return None;
-    }
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &s[s.rfind(')')? + 1..];
-    // Fields after the command: state is field 3; starttime is field 22.
-    after.split_whitespace().nth(19)?.parse().ok()
+    crate::sys::stat_field(&crate::sys::proc_stat(pid)?, 22)
 }
 
 /// Signals `pid` only if it is still the process that started at `start`: the check is made on a pidfd, which keeps
@@ -100,16 +94,8 @@ fn alive(pid: i32, start: u64) -> bool {
 }
 
 fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rfind(')').and_then(|i| {
-                s[i + 1..]
-                    .split_whitespace()
-                    .next()
-                    .map(|st| st == "Z" || st == "X")
-            })
-        })
+    crate::sys::proc_stat(pid)
+        .and_then(|f| f.first().map(|st| st == "Z" || st == "X"))
         .unwrap_or(true)
 }
 
@@ -164,12 +150,7 @@ fn pid_ns(pid: i32) -> Option<PathBuf> {
 }
 
 fn ppid(pid: i32) -> Option<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    crate::sys::stat_field(&crate::sys::proc_stat(pid)?, 4)
 }
 
 impl State {
@@ -258,11 +239,6 @@ impl State {
         } else {
             "created"
         }
-    }
-
-    /// The container's process, when it is still the one recorded.
-    pub fn agent(&self) -> Option<i32> {
-        alive(self.agent, self.agent_start).then_some(self.agent)
     }
 
     /// Signals the container's process, or with `all` every process of its pid namespace. False when none was left.

@@ -288,18 +288,12 @@ fn proc_usage(init: i32) -> ProcUsage {
     let mut u = ProcUsage::default();
     let page = 4096u64;
     for pid in sandbox_pids(init) {
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // Fields after the ")" of comm: state is field 3; utime..cstime 14..17; num_threads 20; rss 24.
-            if let Some((_, rest)) = stat.rsplit_once(')') {
-                let f: Vec<u64> = rest
-                    .split_whitespace()
-                    .map(|x| x.parse().unwrap_or(0))
-                    .collect();
-                let at = |n: usize| f.get(n - 3).copied().unwrap_or(0);
-                u.cpu_ticks += at(14) + at(15) + at(16) + at(17);
-                u.tasks += at(20);
-                u.rss += at(24) * page;
-            }
+        if let Some(f) = crate::sys::proc_stat(pid) {
+            // utime..cstime are fields 14..17, num_threads 20, rss 24.
+            let at = |n: usize| crate::sys::stat_field::<u64>(&f, n).unwrap_or(0);
+            u.cpu_ticks += at(14) + at(15) + at(16) + at(17);
+            u.tasks += at(20);
+            u.rss += at(24) * page;
         }
         if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
             u.write_bytes += io_field(&io, "write_bytes:").unwrap_or(0);

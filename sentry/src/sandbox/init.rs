@@ -33,8 +33,8 @@ pub struct Bind {
 #[derive(Debug)]
 pub struct Plan {
     pub binds: Vec<Bind>,
-    /// Literal deny paths that exist: masked with empty read-only mounts. (path, is_dir)
-    pub masks: Vec<(PathBuf, bool)>,
+    /// Literal deny paths that exist: masked with empty read-only mounts (a file or a directory, as the view has it).
+    pub masks: Vec<PathBuf>,
     pub tmp_size: u64,
     pub workdir: PathBuf,
     pub program: CString,
@@ -455,15 +455,7 @@ fn build_view(plan: &Plan) -> Result<OwnedFd, String> {
 
     // Deny holes: an empty read-only directory or file over each, mode 000 (reads fail as the rule says). Hidden
     // paths (an OCI config's maskedPaths): the same, readable and empty, as runc's /dev/null over them.
-    cover(
-        &plan
-            .masks
-            .iter()
-            .map(|(p, _)| p.clone())
-            .collect::<Vec<_>>(),
-        ro,
-        false,
-    )?;
+    cover(&plan.masks, ro, false)?;
     cover(&plan.hidden, ro, true)?;
 
     // Files replaced in the view: a small read-only tmpfs file over each (a path that is not a regular file in the

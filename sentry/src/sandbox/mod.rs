@@ -212,8 +212,8 @@ fn plan(spec: &Spec) -> Result<(Plan, Vec<gofer::Grant>, Vec<PathBuf>), SandboxE
                 .max_by_key(|g| g.path.as_os_str().len())?;
             let host = g.host().join(p.strip_prefix(&g.path).ok()?);
             std::fs::symlink_metadata(host)
-                .ok()
-                .map(|m| (p.to_path_buf(), m.is_dir()))
+                .is_ok()
+                .then(|| p.to_path_buf())
         })
         .collect();
     let ptrace = spec.platform == crate::platform::Choice::Ptrace;
@@ -786,8 +786,7 @@ fn resolve_rule_names(policy: &Policy) {
 
 /// The agent's pid (in the sentry's namespace): the sandbox init's only child.
 fn agent_pid(init: libc::pid_t) -> Option<libc::pid_t> {
-    let s = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    sys::children(init).first().copied()
 }
 
 /// Waits for the sandbox to end, forwarding signals and relaying the terminal. Returns the agent's wait status.

@@ -81,7 +81,7 @@ fn recv(sock: BorrowedFd<'_>) -> Result<(Request, Vec<OwnedFd>), Errno> {
 /// The spawner's loop. Never returns; ends when the sentry closes its end.
 pub fn main(sock: OwnedFd) -> ! {
     // SIGCHLD ignored: the kernel reaps the waiters, which never become zombies of the spawner.
-    let _ = sys::ignore_sigchld();
+    let _ = sys::ignore_signal(libc::SIGCHLD);
     // Its own session and process group: `kill(0, …)` by the container's process, or a ^C on the console, must not
     // reach it; and it ignores what a terminal or a job-control shell sends (the waiters reset every signal).
     let _ = nix::unistd::setsid();
